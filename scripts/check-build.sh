@@ -5,8 +5,9 @@ set -euo pipefail
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 ansible-galaxy collection build --output-path "$work" .
-ansible-galaxy collection install --offline -p "$work/install" "$work"/hyper2kvm-migrate-*.tar.gz
+# Only the built artifact may be visible: not the checkout, not the vendored collections.
 export ANSIBLE_COLLECTIONS_PATH="$work/install"
+ansible-galaxy collection install --offline --force -p "$work/install" "$work"/hyper2kvm-migrate-*.tar.gz
 count=0
 for kind in module inventory; do
   for plugin in $(ansible-doc -t "$kind" -l hyper2kvm.migrate --json | python -c 'import json,sys; print(" ".join(json.load(sys.stdin)))'); do

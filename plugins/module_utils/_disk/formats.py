@@ -182,8 +182,10 @@ def _vmdk_sparse(fh, window, head):
         text = window.read(fh, desc_offset * 512, min(desc_size * 512, _MAX_DESCRIPTOR))
         parsed = parse_vmdk_descriptor(text)
         subformat = parsed["create_type"] or subformat
-        references = [ref for ref in parsed["references"]
-                      if not (ref["kind"] == "extent" and ref["name"] == os.path.basename(window.path))]
+        # qemu reads a sparse file's data from the file itself and uses the embedded descriptor
+        # only for the parent; its extent line names the file as it was first called (often not
+        # its name now, e.g. inside an OVA), so only the parent is a reference.
+        references = [ref for ref in parsed["references"] if ref["kind"] == "backing"]
     return _result("vmdk", subformat, references, capacity * 512)
 
 

@@ -178,3 +178,10 @@ def test_normalise_format_rejects_unknown():
     assert formats.normalise_format("VHD") == "vpc"
     with pytest.raises(UnsupportedError, match="Unknown disk format 'qed'"):
         formats.normalise_format("qed")
+
+
+def test_renamed_sparse_vmdk_has_no_references(tmp_path, qimg):
+    """The embedded descriptor still names the original file; the data is in the file itself."""
+    qimg("create", "-q", "-f", "vmdk", str(tmp_path / "original.vmdk"), str(SIZE))
+    os.rename(str(tmp_path / "original.vmdk"), str(tmp_path / "renamed.vmdk"))
+    assert formats.detect(str(tmp_path / "renamed.vmdk"))["references"] == []
