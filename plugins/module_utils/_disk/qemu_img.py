@@ -146,7 +146,12 @@ def run(argv, ok_codes=(0,), timeout=None, progress_path=None):
             raise MissingDependencyError("Cannot run %s: %s." % (argv[0], exc),
                                          fix="Install it: apt-get install qemu-utils (Debian/Ubuntu) or "
                                              "dnf install qemu-img (RHEL/Fedora).")
-        watchdog = threading.Timer(timeout, proc.kill) if timeout else None
+        expired = []
+
+        def expire():
+            expired.append(True)
+            proc.kill()
+        watchdog = threading.Timer(timeout, expire) if timeout else None
         try:
             if watchdog:
                 watchdog.start()
@@ -161,7 +166,7 @@ def run(argv, ok_codes=(0,), timeout=None, progress_path=None):
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
     seconds = time.time() - started
-    if watchdog and watchdog.finished.is_set() and proc.returncode < 0 and seconds >= timeout:
+    if expired:
         raise MigrationError("qemu-img %s did not finish within %s seconds and was stopped." % (argv[1], timeout),
                              fix="Raise the timeout, or check the storage for stalls.", cmd=list(argv))
     if proc.returncode not in ok_codes:

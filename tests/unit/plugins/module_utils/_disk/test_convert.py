@@ -125,12 +125,17 @@ def test_failed_conversion_leaves_nothing_behind(tmp_path, qimg):
     assert leftovers == []
 
 
-def test_previous_output_survives_a_failed_rerun(tmp_path, delta_chain):
-    dest = tmp_path / "disk.qcow2"
-    convert.convert(_request(delta_chain, dest))
+def test_previous_output_survives_a_failed_rerun(tmp_path, qimg):
+    src, dest = tmp_path / "s.vmdk", tmp_path / "disk.qcow2"
+    (tmp_path / "full.raw").write_bytes(os.urandom(8 * MIB))
+    qimg("convert", "-q", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized",
+         str(tmp_path / "full.raw"), str(src))
+    convert.convert(_request(src, dest))
     content = dest.read_bytes()
-    with pytest.raises(MigrationError):
-        convert.convert(_request(delta_chain, dest, force=True, timeout=0.000001))
+    data = src.read_bytes()
+    src.write_bytes(data[:len(data) // 2])
+    with pytest.raises(InvalidInputError, match="truncated or damaged"):
+        convert.convert(_request(src, dest))
     assert dest.read_bytes() == content
     assert not (tmp_path / ".disk.qcow2.partial").exists()
 

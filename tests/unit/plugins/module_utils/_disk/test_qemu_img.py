@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import qemu_img
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import (
-    CommandError, InvalidInputError, MissingDependencyError)
+    CommandError, InvalidInputError, MigrationError, MissingDependencyError)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "qemu_img")
 
@@ -88,3 +88,12 @@ def test_progress_file_is_written(tmp_path, qimg):
     spec = "json:" + json.dumps({"driver": "raw", "file": {"driver": "file", "filename": str(src)}})
     qemu_img.run(qemu_img.convert_argv(spec, str(dest), "raw", progress=True), progress_path=str(progress))
     assert json.loads(progress.read_text())["percent"] == 100.0
+
+
+def test_timeout_stops_qemu_img(tmp_path):
+    """A FIFO with no writer blocks qemu-img in open() for ever: only the watchdog can end it."""
+    fifo = tmp_path / "stalled"
+    os.mkfifo(str(fifo))
+    spec = "json:" + json.dumps({"driver": "raw", "file": {"driver": "file", "filename": str(fifo)}})
+    with pytest.raises(MigrationError, match="did not finish within 0.5 seconds"):
+        qemu_img.run(qemu_img.info_argv(spec), timeout=0.5)
