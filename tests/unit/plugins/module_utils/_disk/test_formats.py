@@ -68,9 +68,9 @@ def test_qcow2_backing_reference(tmp_path, qimg):
 
 
 def test_qcow2_external_data_file_is_a_reference(tmp_path, qimg):
-    path = tmp_path / "disk.qcow2"
-    qimg("create", "-q", "-f", "qcow2", "-o", "data_file=disk.data", str(path), str(SIZE))
-    assert {"kind": "data-file", "name": "disk.data"} in formats.detect(str(path))["references"]
+    path, data = tmp_path / "disk.qcow2", str(tmp_path / "disk.data")
+    qimg("create", "-q", "-f", "qcow2", "-o", "data_file=" + data, str(path), str(SIZE))
+    assert {"kind": "data-file", "name": data} in formats.detect(str(path))["references"]
 
 
 def test_vmdk_delta_names_parent(tmp_path, qimg):
