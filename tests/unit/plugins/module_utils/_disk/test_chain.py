@@ -7,6 +7,7 @@ __metaclass__ = type
 
 import json
 import os
+import struct
 
 import pytest
 
@@ -53,10 +54,24 @@ def test_hostile_vmdk_extent(tmp_path, extent):
         chain.open_chain(str(descriptor))
 
 
+def _with_data_file_extension(path, name):
+    """Write the qcow2 "external data file" header extension ourselves. (qemu-img create
+    -o data_file=X would create X: never let a test write to a hostile path.)"""
+    data = bytearray(path.read_bytes())
+    header_length = struct.unpack_from(">I", data, 100)[0]
+    encoded = name.encode()
+    ext = struct.pack(">II", 0x44415441, len(encoded)) + encoded
+    ext += b"\x00" * (-len(ext) % 8) + b"\x00" * 8
+    data[header_length:header_length + len(ext)] = ext
+    data[72:80] = struct.pack(">Q", struct.unpack_from(">Q", data, 72)[0] | 4)  # incompatible bit 2: data file
+    path.write_bytes(bytes(data))
+
+
 def test_hostile_qcow2_data_file(tmp_path, qimg):
     path = tmp_path / "disk.qcow2"
-    qimg("create", "-q", "-f", "qcow2", "-o", "data_file=/etc/shadow,data_file_raw=on", "-u", str(path), SIZE)
-    with pytest.raises(UnsafeInputError, match="outside the source directory"):
+    qimg("create", "-q", "-f", "qcow2", str(path), SIZE)
+    _with_data_file_extension(path, "/etc/shadow")
+    with pytest.raises(UnsafeInputError, match="refers to '/etc/shadow', which is outside the source directory"):
         chain.open_chain(str(path))
 
 
