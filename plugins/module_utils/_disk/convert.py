@@ -83,9 +83,13 @@ def is_up_to_date(req, fingerprint, state):
     return state.get("source") == fingerprint and state.get("output") == _stat_fingerprint(req.dest)
 
 
-def _check_destination(req, state):
+def _check_destination(req, state, check_mode, findings):
     parent = os.path.dirname(req.dest)
     if not os.path.isdir(parent):
+        if check_mode:
+            # In a --check run the task that creates the directory did not run either.
+            findings.append("Destination directory %s does not exist (yet)." % parent)
+            return
         raise InvalidInputError("Destination directory %s does not exist." % parent,
                                 fix="Create it first (ansible.builtin.file state=directory).")
     if os.path.exists(req.dest) and state is None and not req.force:
@@ -151,7 +155,7 @@ def convert(req, check_mode=False):
             if not check_mode and not state.get("sha256"):
                 _write_state(req, fingerprint, result)
         return result
-    _check_destination(req, state)
+    _check_destination(req, state, check_mode, result["findings"])
     measure = qemu_img.measure_argv(opened["spec"], req.dest_format)
     required = qemu_img.parse_measure(qemu_img.run(measure)[1])["required"]
     result.update(changed=True, required_bytes=required, commands=[measure, argv])

@@ -107,8 +107,13 @@ def test_refuses_to_overwrite_a_foreign_file(tmp_path, delta_chain):
 
 
 def test_missing_destination_directory(tmp_path, delta_chain):
+    dest = tmp_path / "nope" / "d.qcow2"
     with pytest.raises(InvalidInputError, match="Destination directory .* does not exist"):
-        convert.convert(_request(delta_chain, tmp_path / "nope" / "d.qcow2"))
+        convert.convert(_request(delta_chain, dest))
+    # In check mode the task that would create it did not run either: plan, and say so.
+    planned = convert.convert(_request(delta_chain, dest), check_mode=True)
+    assert planned["changed"] is True
+    assert "does not exist (yet)" in planned["findings"][0]
 
 
 def test_failed_conversion_leaves_nothing_behind(tmp_path, qimg):
