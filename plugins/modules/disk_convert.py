@@ -102,11 +102,9 @@ seealso:
   - module: hyper2kvm.migrate.ova_info
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Detects the source, measures the space needed and returns the commands it would run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the destination's state file before and after.
 extends_documentation_fragment:

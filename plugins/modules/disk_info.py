@@ -47,15 +47,9 @@ notes:
 seealso:
   - module: hyper2kvm.migrate.disk_convert
   - module: hyper2kvm.migrate.ova_info
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 extends_documentation_fragment:
   - hyper2kvm.migrate.attributes
+  - hyper2kvm.migrate.attributes.info_module
 """
 
 EXAMPLES = r"""
