@@ -38,4 +38,19 @@ recap="$(play)"
 expect "$recap" 'changed=0 .*failed=0' "second run was not idempotent"
 recap="$(play --check)"
 expect "$recap" 'changed=0 .*failed=0' "check mode after a run reports changes"
-echo "migrate playbook: check, convert, idempotent rerun: OK"
+
+# The same VM as an unpacked OVF package (descriptor + manifest + disk in a directory).
+mkdir -p "$work/ovfdir" "$work/out-ovf"
+tar -C "$work/ovfdir" -xf "$fixture/h2k-fixture.ova"
+cat >"$work/inventory/hosts.yml" <<YML
+all:
+  hosts:
+    fixture-vm:
+      h2k_source: {type: ovf, path: "$work/ovfdir/h2k-fixture.ovf"}
+  vars:
+    h2k_output_dir: "$work/out-ovf"
+YML
+recap="$(play)"
+expect "$recap" 'changed=[1-9] .*failed=0' "OVF directory run failed"
+qemu-img compare -f raw -F qcow2 "$fixture/disk.raw" "$work/out-ovf/h2k-fixture/disk0.qcow2"
+echo "migrate playbook: check, convert, idempotent rerun, OVF directory: OK"
