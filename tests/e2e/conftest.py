@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import os
@@ -29,6 +30,7 @@ def _make_collection_importable():
         root = str(REPO.parents[2])
     else:
         root = tempfile.mkdtemp(prefix="h2k-e2e-coll-")
+        atexit.register(shutil.rmtree, root, True)
         os.makedirs(os.path.join(root, "ansible_collections", "hyper2kvm"))
         os.symlink(str(REPO), os.path.join(root, "ansible_collections", "hyper2kvm", "migrate"))
     if root not in sys.path:
