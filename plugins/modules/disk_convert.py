@@ -197,7 +197,7 @@ findings:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import convert
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import convert, formats
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import MigrationError
 
 
@@ -205,7 +205,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             src=dict(type="path", required=True),
-            src_format=dict(type="str", choices=["raw", "qcow2", "vmdk", "vpc", "vhd", "vhdx", "vdi"]),
+            src_format=dict(type="str", choices=formats.FORMAT_CHOICES),
             member=dict(type="str"),
             dest=dict(type="path", required=True),
             dest_format=dict(type="str", choices=["qcow2", "raw"], default="qcow2"),

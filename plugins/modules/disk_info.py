@@ -114,7 +114,7 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import source
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import formats, source
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import MigrationError
 
 
@@ -122,7 +122,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            format=dict(type="str", choices=["raw", "qcow2", "vmdk", "vpc", "vhd", "vhdx", "vdi"]),
+            format=dict(type="str", choices=formats.FORMAT_CHOICES),
             member=dict(type="str"),
         ),
         supports_check_mode=True,

@@ -184,6 +184,7 @@ vm:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import formats
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import MigrationError
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import appliance, inspect
 
@@ -192,7 +193,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            format=dict(type="str", choices=["raw", "qcow2", "vmdk", "vpc", "vhd", "vhdx", "vdi"]),
+            format=dict(type="str", choices=formats.FORMAT_CHOICES),
             vm=dict(type="dict"),
         ),
         supports_check_mode=True,

@@ -30,6 +30,8 @@ EXTENSION_FORMATS = {
 # Formats a user may name, with the aliases people use.
 FORMAT_ALIASES = {"vhd": "vpc", "qcow": "qcow2"}
 KNOWN_FORMATS = ("raw", "qcow2", "vmdk", "vpc", "vhdx", "vdi")
+# What modules accept for a source format (qemu names plus the common alias "vhd").
+FORMAT_CHOICES = ["raw", "qcow2", "vmdk", "vpc", "vhd", "vhdx", "vdi"]
 
 _HEAD = 4096
 _MAX_DESCRIPTOR = 1024 * 1024

@@ -36,39 +36,33 @@ def _number(field):
     return int(field) if field is not None and field.isdigit() and len(field) < 10 else 0
 
 
+def _rows(text, width):
+    """(lineno, fields padded with None to width) of the non-comment lines with >= 2 fields."""
+    for lineno, body in enumerate(bodies(text), 1):
+        if is_comment(body):
+            continue
+        fields = _FIELD.findall(body)
+        if len(fields) >= 2:
+            yield lineno, fields + [None] * (width - len(fields))
+
+
 def parse(text):
     """[{"spec", "file", "vfstype", "options", "freq", "passno", "lineno"}] of the mount lines.
 
     Lines with fewer than two fields are skipped. A missing type is None, missing options are
     "defaults", missing or non-numeric freq/passno are 0 (as mount treats them).
     """
-    out = []
-    for lineno, body in enumerate(bodies(text), 1):
-        if is_comment(body):
-            continue
-        fields = _FIELD.findall(body)
-        if len(fields) < 2:
-            continue
-        fields += [None] * (6 - len(fields))
-        out.append({"spec": unescape(fields[0]), "file": unescape(fields[1]),
-                    "vfstype": fields[2], "options": fields[3] or "defaults",
-                    "freq": _number(fields[4]), "passno": _number(fields[5]), "lineno": lineno})
-    return out
+    return [{"spec": unescape(fields[0]), "file": unescape(fields[1]),
+             "vfstype": fields[2], "options": fields[3] or "defaults",
+             "freq": _number(fields[4]), "passno": _number(fields[5]), "lineno": lineno}
+            for lineno, fields in _rows(text, 6)]
 
 
 def parse_crypttab(text):
     """[{"name", "device", "keyfile", "options", "lineno"}] of /etc/crypttab."""
-    out = []
-    for lineno, body in enumerate(bodies(text), 1):
-        if is_comment(body):
-            continue
-        fields = _FIELD.findall(body)
-        if len(fields) < 2:
-            continue
-        fields += [None] * (4 - len(fields))
-        out.append({"name": fields[0], "device": unescape(fields[1]), "keyfile": fields[2],
-                    "options": fields[3], "lineno": lineno})
-    return out
+    return [{"name": fields[0], "device": unescape(fields[1]), "keyfile": fields[2],
+             "options": fields[3], "lineno": lineno}
+            for lineno, fields in _rows(text, 4)]
 
 
 def rewrite(text, uuid_by_device):
