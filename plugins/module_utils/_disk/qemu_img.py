@@ -65,6 +65,21 @@ def compare_argv(source, dest, dest_format):
     return [QEMU_IMG, "compare", source, "-F", dest_format, dest]
 
 
+def overlay_argv(backing, backing_format, overlay):
+    """A qcow2 overlay on an absolute backing path with its format stated (never probed)."""
+    if backing_format not in OUTPUT_FORMATS:
+        raise InvalidInputError("Backing format %r is not supported for an overlay." % backing_format,
+                                fix="Use one of: %s." % ", ".join(OUTPUT_FORMATS))
+    if not os.path.isabs(backing):
+        raise InvalidInputError("The overlay's backing file must be an absolute path, not %r." % backing)
+    return [QEMU_IMG, "create", "-q", "-f", "qcow2", "-b", backing, "-F", backing_format, overlay]
+
+
+def commit_argv(overlay):
+    """Write an overlay's clusters into its backing file (the format named in the overlay header)."""
+    return [QEMU_IMG, "commit", "-q", "-f", "qcow2", overlay]
+
+
 def _load(text, what):
     try:
         return json.loads(text)

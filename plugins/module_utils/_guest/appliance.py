@@ -278,6 +278,10 @@ class Appliance(object):
     def mount_ro(self, device, mountpoint):
         self.call(self.g.mount_ro, device, mountpoint)
 
+    def mount_rw(self, device, mountpoint):
+        """Read-write: only for a drive added with readonly=False (a repair overlay, never a source)."""
+        self.call(self.g.mount, device, mountpoint)
+
     def regular_file(self, path, what="file"):
         """The guest path of the regular file at path after symlinks, or None with a finding."""
         st = self.try_call(self.g.lstatns, path)

@@ -95,8 +95,8 @@ def storage(app):
             "encrypted": [fs["device"] for fs in filesystems if fs["type"] == "crypto_LUKS"]}
 
 
-def mount(app, root):
-    """Mount the root's filesystems read-only, shortest mountpoint first; {mountpoint: device}."""
+def mount(app, root, readonly=True):
+    """Mount the root's filesystems (read-only unless told), shortest mountpoint first; {mountpoint: device}."""
     points = app.call(app.g.inspect_get_mountpoints, root)
     order = sorted(points, key=lambda p: (len(p), p))
     if len(order) > MAX_MOUNTS:
@@ -105,7 +105,7 @@ def mount(app, root):
     mounted = {}
     for point in order[:MAX_MOUNTS]:
         try:
-            app.mount_ro(points[point], point)
+            (app.mount_ro if readonly else app.mount_rw)(points[point], point)
             mounted[point] = points[point]
         except MigrationError as exc:
             if point == "/":

@@ -82,8 +82,8 @@ def _os_facts(app, root):
             "package_management": _unknown(get(g.inspect_get_package_management, root))}
 
 
-def _linux(app, root, disks, result):
-    mounted = facts.mount(app, root)
+def _linux(app, root, disks, result, readonly=True):
+    mounted = facts.mount(app, root, readonly)
     packages = [a["app2_name"] for a in app.try_call(app.g.inspect_list_applications2, root) or []]
     efi = facts.efi_files(app, mounted)
     result.update({
@@ -164,41 +164,51 @@ def inspect(image_path, image_format=None, accel=None, vm=None):
     if vm is not None:
         _model.validate(vm)
     image = check_image(image_path, image_format)
-    result = {"image": {"path": image["path"], "format": image["format"], "virtual_size": image["virtual_size"]},
-              "roots": [], "os": None, "vm_guest": None, "blockers": [], "findings": list(image["findings"])}
+    result = new_result(image)
     drive = {"path": image["path"], "format": image["format"], "readonly": True}
     with Appliance([drive], accel=accel) as app:
-        disks = facts.storage(app)
-        result.update({"filesystems": disks["filesystems"], "lvs": disks["lvs"],
-                       "partition_tables": disks["partition_tables"]})
-        roots = app.call(app.g.inspect_os)
-        result["roots"] = [_os_facts(app, root) for root in roots]
-        if not roots and disks["encrypted"]:
-            _blocker(result, "encrypted_root", "No operating system is readable; %s is encrypted (LUKS)."
-                     % ", ".join(disks["encrypted"]))
-        elif not roots:
-            _blocker(result, "no_os", "No operating system found on %s." % os.path.basename(image["path"]))
-        elif len(roots) > 1:
-            _blocker(result, "multiple_os", "%d operating systems found (%s): multi-boot disks are not migrated."
-                     % (len(roots), ", ".join(r["root"] for r in result["roots"])))
-        else:
-            result["os"] = info = result["roots"][0]
-            result["vm_guest"] = {"family": info["type"], "distro": info["distro"], "version": info["version"],
-                                  "arch": info["arch"], "hostname": info["hostname"]}
-            if info["type"] == "windows":
-                _blocker(result, "windows", "%s is Windows." % (info["product_name"] or "The guest"))
-            elif info["type"] != "linux":
-                _blocker(result, "unsupported_os", "The guest is %s, not Linux." % info["type"])
-            else:
-                if not info["distro"]:
-                    _blocker(result, "unknown_distro", "The Linux distribution could not be recognised.")
-                _linux(app, roots[0], disks, result)
-                if disks["encrypted"]:
-                    app.finding("encrypted_filesystem", "Encrypted filesystems are not inspected: %s."
-                                % ", ".join(disks["encrypted"]))
-        result["findings"].extend(app.findings)
-        result["appliance"] = app.facts()
+        inspect_open(app, image, result)
     result["appliance"]["total_seconds"] = round(time.monotonic() - started, 2)
     if vm is not None:
         result["vm"] = refine_vm(vm, result)
     return result
+
+
+def new_result(image):
+    return {"image": {"path": image["path"], "format": image["format"], "virtual_size": image["virtual_size"]},
+            "roots": [], "os": None, "vm_guest": None, "blockers": [], "findings": list(image["findings"])}
+
+
+def inspect_open(app, image, result, readonly=True):
+    """Fill result (see new_result) from a launched Appliance; mounts read-write with readonly=False
+    (only ever on a repair overlay)."""
+    disks = facts.storage(app)
+    result.update({"filesystems": disks["filesystems"], "lvs": disks["lvs"],
+                   "partition_tables": disks["partition_tables"]})
+    roots = app.call(app.g.inspect_os)
+    result["roots"] = [_os_facts(app, root) for root in roots]
+    if not roots and disks["encrypted"]:
+        _blocker(result, "encrypted_root", "No operating system is readable; %s is encrypted (LUKS)."
+                 % ", ".join(disks["encrypted"]))
+    elif not roots:
+        _blocker(result, "no_os", "No operating system found on %s." % os.path.basename(image["path"]))
+    elif len(roots) > 1:
+        _blocker(result, "multiple_os", "%d operating systems found (%s): multi-boot disks are not migrated."
+                 % (len(roots), ", ".join(r["root"] for r in result["roots"])))
+    else:
+        result["os"] = info = result["roots"][0]
+        result["vm_guest"] = {"family": info["type"], "distro": info["distro"], "version": info["version"],
+                              "arch": info["arch"], "hostname": info["hostname"]}
+        if info["type"] == "windows":
+            _blocker(result, "windows", "%s is Windows." % (info["product_name"] or "The guest"))
+        elif info["type"] != "linux":
+            _blocker(result, "unsupported_os", "The guest is %s, not Linux." % info["type"])
+        else:
+            if not info["distro"]:
+                _blocker(result, "unknown_distro", "The Linux distribution could not be recognised.")
+            _linux(app, roots[0], disks, result, readonly)
+            if disks["encrypted"]:
+                app.finding("encrypted_filesystem", "Encrypted filesystems are not inspected: %s."
+                            % ", ".join(disks["encrypted"]))
+    result["findings"].extend(app.findings)
+    result["appliance"] = app.facts()

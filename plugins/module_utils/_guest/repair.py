@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: hyper2kvm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Offline repair of a converted Linux guest: plan, apply, verify, commit.
+
+Check mode inspects the image read-only and returns the plan with the diff of every file it would
+write. A real repair puts a qcow2 overlay on the image, launches ONE appliance read-write on the
+overlay (the image itself is only ever opened read-only), inspects, plans (linux_repair.plan), applies
+each step and verifies it (files re-read and compared by SHA-256, rebuilt initramfs images listed,
+removed packages looked up), shuts the appliance down cleanly and only then commits the overlay into
+the image. Any failure discards the overlay: the image stays byte-identical. Guest filesystems are
+never mounted on the host.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import posixpath
+import time
+
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import (
+    IntegrityError, MigrationError, UnsupportedError)
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import inspect, linux_repair
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.appliance import TEXT_LIMIT, Appliance
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.linux import initramfs
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.overlay import Overlay
+
+FORMATS = ("qcow2", "raw")
+SHELL_ENV = "PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH; DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND; "
+_TAIL = 1500
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _quote(arg):
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def _facts(app, image, readonly):
+    facts = inspect.new_result(image)
+    inspect.inspect_open(app, image, facts, readonly=readonly)
+    if facts["blockers"]:
+        raise UnsupportedError("The guest cannot be repaired: %s" % "; ".join(b["message"] for b in facts["blockers"]),
+                               fix=" ".join(b["fix"] for b in facts["blockers"]), blockers=facts["blockers"])
+    return facts
+
+
+def _read(app, step):
+    """(guest path to write, current bytes or None when absent) of a write_file step's file."""
+    path = step["path"]
+    if not app.exists(path) and not app.try_call(app.g.is_symlink, path):
+        return path, None
+    before = len(app.findings)
+    target = app.regular_file(path, "file to repair")
+    if target is None:
+        reason = app.findings[-1]["message"] if len(app.findings) > before else "it cannot be read"
+        raise MigrationError("Step %s: %s" % (step["id"], reason),
+                             fix="Fix or remove %s in the source VM and retry." % path)
+    size = app.call(app.g.filesize, target)
+    if size > TEXT_LIMIT:
+        raise MigrationError("Step %s: %s is %d bytes, too large to edit." % (step["id"], path, size))
+    return target, app.call(app.g.read_file, target)
+
+
+def _render(app, step, umap):
+    """step + before/after texts and hashes; "change" is False when the file is right already."""
+    target, data = _read(app, step)
+    try:
+        text = data.decode("utf-8") if data is not None else None
+    except UnicodeDecodeError:
+        raise MigrationError("Step %s: %s is not UTF-8 text; it is not edited." % (step["id"], step["path"]))
+    out = linux_repair.render(step, text, umap)
+    new = out["text"]
+    step.update({"target": target, "before": text, "after": new, "change": new != (text or "") or data is None,
+                 "sha256_before": sha256(data) if data is not None else None,
+                 "sha256_after": sha256(new.encode("utf-8")), "unmapped": out.get("unmapped") or []})
+    return step
+
+
+def _sh(app, step, argv):
+    output = app.call(app.g.sh, SHELL_ENV + " ".join(_quote(a) for a in argv) + " 2>&1")
+    return (output.decode("utf-8", "replace") if isinstance(output, bytes) else output or "")[-_TAIL:]
+
+
+def _apply_write(app, step, umap):
+    _render(app, step, umap)
+    if not step["change"]:
+        return "unchanged"
+    app.call(app.g.mkdir_p, posixpath.dirname(step["target"]))
+    app.call(app.g.write, step["target"], step["after"].encode("utf-8"))
+    written = sha256(app.call(app.g.read_file, step["target"]))
+    if written != step["sha256_after"]:
+        raise IntegrityError("Step %s: %s reads back with SHA-256 %s, not %s." % (
+            step["id"], step["path"], written, step["sha256_after"]))
+    return "changed"
+
+
+def _apply_run(app, step, facts):
+    step["output"] = _sh(app, step, step["command"])
+    if step.get("kind") == "initramfs":
+        listing = app.initrd_listing(step["path"])
+        missing = initramfs.missing_virtio(listing, step.get("builtin")) if listing is not None else None
+        if missing is None or missing:
+            raise IntegrityError("Step %s: the rebuilt initramfs %s %s." % (
+                step["id"], step["path"], "cannot be listed" if missing is None else "still lacks " + ", ".join(missing)),
+                fix="Check the guest's initramfs configuration (%s)." % step["output"][-300:])
+    return "changed"
+
+
+def _mask(app, unit):
+    link = "/etc/systemd/system/" + unit
+    app.call(app.g.mkdir_p, "/etc/systemd/system")
+    app.call(app.g.ln_sf, "/dev/null", link)
+    if app.call(app.g.readlink, link) != "/dev/null":
+        raise IntegrityError("%s could not be masked." % unit)
+
+
+def _apply_remove(app, step, facts, notes):
+    try:
+        step["output"] = _sh(app, step, step["command"])
+    except MigrationError as exc:
+        step["output"] = exc.message[-_TAIL:]
+        for unit in step.get("services") or []:
+            _mask(app, unit)
+        notes.append("Removing %s failed (%s); the services %s were masked instead."
+                     % (", ".join(step["packages"]), exc.message[-200:], ", ".join(step.get("services") or [])))
+        return "services_masked"
+    left = [a["app2_name"] for a in app.try_call(app.g.inspect_list_applications2, facts["os"]["root"]) or []]
+    still = [p for p in step["packages"] if p in left]
+    if still:
+        raise IntegrityError("Step %s: %s still installed after %s."
+                             % (step["id"], ", ".join(still), " ".join(step["command"])))
+    return "changed"
+
+
+def _apply(app, steps, facts, notes, hook):
+    umap = linux_repair.uuid_map(facts)
+    done = []
+    for step in steps:
+        started = time.monotonic()
+        try:
+            if step["action"] == "write_file":
+                status = _apply_write(app, step, umap)
+            elif step["action"] == "run":
+                status = _apply_run(app, step, facts)
+            elif step["action"] == "remove_package":
+                status = _apply_remove(app, step, facts, notes)
+            else:
+                _mask(app, step["unit"])
+                status = "changed"
+            if hook:
+                hook(step, app)
+        except MigrationError as exc:
+            cls = type(exc) if type(exc) in (MigrationError, IntegrityError, UnsupportedError) else MigrationError
+            raise cls("Repair step %s (%s %s) failed: %s"
+                      % (step["id"], step["action"], step.get("path") or "", exc.message),
+                      fix=exc.fix, step=step["id"], steps_done=done)
+        step.update(status=status, seconds=round(time.monotonic() - started, 2))
+        done.append(_log_entry(step))
+    return done
+
+
+def _log_entry(step):
+    keys = ("id", "action", "path", "reason", "status", "seconds", "sha256_before", "sha256_after", "command",
+            "packages", "unit", "kernel", "output")
+    return dict((k, step[k]) for k in keys if step.get(k) is not None)
+
+
+def _diff(steps):
+    return [{"before_header": s["path"], "after_header": s["path"], "before": s.get("before") or "",
+             "after": s["after"]} for s in steps if s["action"] == "write_file" and s.get("change")]
+
+
+def repair(image_path, image_format=None, options=None, check_mode=False, accel=None, hook=None):
+    """Repair the guest on a flattened qcow2/raw image in place (see module doc). hook(step, app) runs
+    after each verified step (tests use it to fail on purpose)."""
+    started = time.monotonic()
+    options = linux_repair.options_with_defaults(options)
+    image = inspect.check_image(image_path, image_format)
+    if image["format"] not in FORMATS:
+        raise UnsupportedError("%s is %s; guest_repair edits qcow2 or raw images." % (image_path, image["format"]),
+                               fix="Convert it with hyper2kvm.migrate.disk_convert first.")
+    result = {"changed": False, "image": {"path": image["path"], "format": image["format"]}, "steps": [],
+              "plan": [], "diff": [], "notes": [], "kernels_rebuilt": [], "committed": False,
+              "durations": {"appliance_launch": None, "initramfs": 0.0, "commit": None, "total": None}}
+    if check_mode:
+        drive = {"path": image["path"], "format": image["format"], "readonly": True}
+        with Appliance([drive], accel=accel) as app:
+            facts = _facts(app, image, True)
+            steps, result["notes"] = linux_repair.plan(facts, options)
+            umap = linux_repair.uuid_map(facts)
+            steps = [s for s in steps if not s["id"].endswith("-recheck")]  # it checks what a real run writes
+            for step in steps:
+                if step["action"] == "write_file":
+                    _render(app, step, umap)
+            result["durations"]["appliance_launch"] = app.launch_seconds
+        kept = [s for s in steps if s["action"] != "write_file" or s.get("change")]
+        result.update(changed=bool(kept), plan=[_log_entry(s) for s in kept], diff=_diff(kept),
+                      kernels_rebuilt=[s["kernel"] for s in kept if s.get("kind") == "initramfs"])
+    else:
+        with Overlay(image["path"], image["format"]) as ov:
+            drive = {"path": ov.path, "format": "qcow2", "readonly": False}
+            with Appliance([drive], accel=accel) as app:
+                facts = _facts(app, image, False)
+                steps, result["notes"] = linux_repair.plan(facts, options)
+                result["plan"] = [_log_entry(s) for s in steps]
+                done = _apply(app, steps, facts, result["notes"], hook)
+                result["durations"]["appliance_launch"] = app.launch_seconds
+                changed = any(s["status"] != "unchanged" for s in done)
+                if changed:  # everything flushed before anything reaches the image
+                    app.call(app.g.umount_all)
+                    app.call(app.g.shutdown)
+            if changed:
+                ov.commit()
+                result["durations"]["commit"] = ov.commit_seconds
+        result.update(changed=changed, committed=ov.committed, steps=done, diff=_diff(steps),
+                      kernels_rebuilt=[s["kernel"] for s in steps if s.get("kind") == "initramfs"])
+        result["durations"]["initramfs"] = round(sum(s["seconds"] for s in done if s.get("kernel")), 2)
+    result["facts"] = facts
+    result["durations"]["total"] = round(time.monotonic() - started, 2)
+    return result

@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+"""linux_repair.plan/render from facts dicts as inspect_open() returns them (no appliance)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+import pytest
+
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import UnsupportedError
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import linux_repair
+
+UUID = "1ba689da-6c43-4aec-8013-4c6abbe8647a"
+KERNEL = "6.1.0-50-amd64"
+ALL_VIRTIO = ["virtio_blk", "virtio_scsi", "virtio_pci", "virtio_net", "virtio_console"]
+
+FIXTURE_FACTS = {
+    "os": {"root": "/dev/sda1", "type": "linux", "distro": "debian", "package_format": "deb"},
+    "filesystems": [{"device": "/dev/sda1", "type": "ext4", "label": None, "uuid": UUID}],
+    "fstab": {"readable": True, "unstable": ["/dev/sda1"],
+              "entries": [{"spec": "/dev/sda1", "file": "/", "unstable": True}]},
+    "bootloader": {"flavour": "grub2", "config_files": ["/boot/grub/grub.cfg", "/etc/default/grub"],
+                   "cmdline": "root=/dev/sda1 ro console=tty0 console=ttyS0,115200n8",
+                   "cmdline_source": "/boot/grub/grub.cfg", "root": "/dev/sda1", "root_unstable": True,
+                   "disable_linux_uuid": True,
+                   "defaults": {"GRUB_CMDLINE_LINUX": "console=tty0 console=ttyS0,115200n8",
+                                "GRUB_DISABLE_LINUX_UUID": "true"}},
+    "initramfs": {"tool": "initramfs-tools", "kernels": [
+        {"version": KERNEL, "initrd": "/boot/initrd.img-" + KERNEL, "virtio_supported": True,
+         "virtio_builtin": [], "initrd_missing_virtio": list(ALL_VIRTIO)}]},
+    "network": {"interfaces": [{"name": "ens192", "stack": "ifupdown", "mac": "00:50:56:ab:cd:01",
+                                "mac_pinned": False, "pinned_by": "/etc/systemd/network/10-ens192.link"}]},
+    "vmware_tools": {"packages": ["open-vm-tools"], "tarball_install": False,
+                     "services": ["vmtoolsd.service"]},
+}
+
+
+def repaired(facts):
+    facts = copy.deepcopy(facts)
+    facts["fstab"]["unstable"] = []
+    loader = facts["bootloader"]
+    loader.update(root="UUID=" + UUID, root_unstable=False, disable_linux_uuid=False)
+    loader["defaults"]["GRUB_DISABLE_LINUX_UUID"] = "false"
+    for kernel in facts["initramfs"]["kernels"]:
+        kernel["initrd_missing_virtio"] = []
+    facts["vmware_tools"] = {"packages": [], "tarball_install": False, "services": []}
+    return facts
+
+
+def _ids(steps):
+    return [s["id"] for s in steps]
+
+
+def test_fixture_guest_plan():
+    steps, notes = linux_repair.plan(FIXTURE_FACTS)
+    assert _ids(steps) == ["01-fstab", "02-grub-default", "03-grub-cfg", "04-remove-vmware-tools",
+                           "05-initramfs-modules", "06-initramfs-" + KERNEL]
+    assert [s["action"] for s in steps] == ["write_file", "write_file", "write_file", "remove_package",
+                                            "write_file", "run"]
+    assert steps[3]["command"] == ["dpkg", "--purge", "open-vm-tools"]
+    assert steps[3]["services"] == ["vmtoolsd.service"]
+    assert steps[5]["command"] == ["update-initramfs", "-u", "-k", KERNEL]
+    assert steps[5]["path"] == "/boot/initrd.img-" + KERNEL and steps[5]["kind"] == "initramfs"
+    assert all(s["reason"] for s in steps)
+    assert notes == []  # ens192 is pinned to its MAC by a .link file already: nothing to do
+
+
+def test_already_repaired_plan_is_empty():
+    assert linux_repair.plan(repaired(FIXTURE_FACTS)) == ([], [])
+
+
+def test_keep_vmware_tools_and_serial_console_options():
+    facts = copy.deepcopy(FIXTURE_FACTS)
+    facts["bootloader"]["cmdline"] = "root=/dev/sda1 ro"
+    steps = linux_repair.plan(facts, {"remove_vmware_tools": False, "serial_console": True})[0]
+    assert "04-remove-vmware-tools" not in _ids(steps)
+    assert steps[1]["add_args"] == [linux_repair.SERIAL_ARG]
+    assert steps[2]["add_args"] == [linux_repair.SERIAL_ARG]
+    # a guest that has a serial console already gets none added
+    steps = linux_repair.plan(FIXTURE_FACTS, {"serial_console": True})[0]
+    assert steps[1]["add_args"] == []
+
+
+def test_rhel_like_dracut_and_rpm():
+    facts = copy.deepcopy(FIXTURE_FACTS)
+    facts["os"]["package_format"] = "rpm"
+    facts["fstab"]["unstable"] = []
+    facts["bootloader"] = {"flavour": "grub2", "config_files": ["/boot/loader/entries/abc-5.14.conf"],
+                           "cmdline": "root=/dev/mapper/rhel-root ro", "root": "/dev/mapper/rhel-root",
+                           "root_unstable": False, "disable_linux_uuid": False, "defaults": {}}
+    facts["initramfs"] = {"tool": "dracut", "kernels": [
+        {"version": "5.14.0-427.el9.x86_64", "initrd": "/boot/initramfs-5.14.0-427.el9.x86_64.img",
+         "virtio_supported": True, "virtio_builtin": [], "initrd_missing_virtio": ["virtio_blk"]}]}
+    steps = linux_repair.plan(facts)[0]
+    assert [s["action"] for s in steps] == ["remove_package", "write_file", "run"]
+    assert steps[0]["command"] == ["rpm", "-e", "--nodeps", "open-vm-tools"]
+    assert steps[1]["path"] == "/etc/dracut.conf.d/90-hyper2kvm-virtio.conf"
+    assert "virtio_blk" in steps[1]["content"]
+    assert steps[2]["command"] == ["dracut", "-f", "/boot/initramfs-5.14.0-427.el9.x86_64.img",
+                                   "5.14.0-427.el9.x86_64"]
+
+
+def test_unsupported_initramfs_tool_is_refused():
+    facts = copy.deepcopy(FIXTURE_FACTS)
+    facts["initramfs"]["tool"] = "mkinitcpio"
+    with pytest.raises(UnsupportedError, match="mkinitcpio"):
+        linux_repair.plan(facts)
+
+
+def test_unpinned_nic_gets_a_link_file_or_a_note():
+    facts = repaired(FIXTURE_FACTS)
+    facts["network"]["interfaces"] = [{"name": "ens192", "mac": None, "mac_pinned": False, "pinned_by": None},
+                                      {"name": "ens224", "mac": "00:50:56:ab:cd:02", "mac_pinned": False,
+                                       "pinned_by": None}]
+    steps, notes = linux_repair.plan(facts)
+    assert [s["path"] for s in steps] == ["/etc/systemd/network/10-hyper2kvm-ens224.link"]
+    assert "MACAddress=00:50:56:ab:cd:02" in steps[0]["content"]
+    assert len(notes) == 1 and "ens192" in notes[0]
+    steps, notes = linux_repair.plan(facts, {"nic_macs": {"ens192": "00:50:56:ab:cd:01"}})
+    assert len(steps) == 2 and notes == []
+    # the one source MAC no interface claims goes to the one interface without a MAC
+    steps, notes = linux_repair.plan(facts, {"source_macs": ["00:50:56:AB:CD:02", "00:50:56:ab:cd:01"]})
+    assert [s["path"] for s in steps][0] == "/etc/systemd/network/10-hyper2kvm-ens192.link" and notes == []
+    assert "MACAddress=00:50:56:ab:cd:01" in steps[0]["content"]
+
+
+def test_uuid_map_covers_every_bus_name():
+    umap = linux_repair.uuid_map(FIXTURE_FACTS)
+    for name in ("/dev/sda1", "/dev/vda1", "/dev/hda1", "/dev/xvda1", "/dev/nvme0n1p1"):
+        assert umap[name] == UUID
+
+
+def test_render_fstab_grub_and_modules():
+    umap = linux_repair.uuid_map(FIXTURE_FACTS)
+    steps = linux_repair.plan(FIXTURE_FACTS)[0]
+    out = linux_repair.render(steps[0], "# comment\n/dev/sda1\t/\text4\terrors=remount-ro\t0\t1\n", umap)
+    assert out["text"] == "# comment\nUUID=%s\t/\text4\terrors=remount-ro\t0\t1\n" % UUID
+    out = linux_repair.render(steps[1], 'GRUB_CMDLINE_LINUX="quiet"\nGRUB_DISABLE_LINUX_UUID=true\n', umap)
+    assert out["text"] == 'GRUB_CMDLINE_LINUX="quiet"\nGRUB_DISABLE_LINUX_UUID=false\n'
+    out = linux_repair.render(steps[2], "\tlinux\t/boot/vmlinuz root=/dev/sda1 ro\n", umap)
+    assert out["text"] == "\tlinux\t/boot/vmlinuz root=UUID=%s ro\n" % UUID
+    out = linux_repair.render(steps[4], "vmw_pvscsi\n", umap)
+    assert out["text"].splitlines()[0] == "vmw_pvscsi" and "virtio_blk" in out["text"]
+    assert linux_repair.render(steps[4], out["text"], umap)["changes"] == []
+
+
+def test_overlay_and_commit_argv_state_every_format():
+    from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import qemu_img
+    from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import InvalidInputError
+    assert qemu_img.overlay_argv("/img/g.qcow2", "qcow2", "/img/.d/ov.qcow2") == [
+        "qemu-img", "create", "-q", "-f", "qcow2", "-b", "/img/g.qcow2", "-F", "qcow2", "/img/.d/ov.qcow2"]
+    assert qemu_img.commit_argv("/img/.d/ov.qcow2") == ["qemu-img", "commit", "-q", "-f", "qcow2", "/img/.d/ov.qcow2"]
+    with pytest.raises(InvalidInputError):
+        qemu_img.overlay_argv("g.qcow2", "qcow2", "ov.qcow2")
+    with pytest.raises(InvalidInputError):
+        qemu_img.overlay_argv("/img/g.vmdk", "vmdk", "ov.qcow2")
