@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import fcntl
 import json
 import os
 import shutil
@@ -39,10 +38,7 @@ def _make_collection_importable():
 
 _make_collection_importable()
 
-
-def cache_dir() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hyper2kvm"
-    return Path(os.environ.get("HYPER2KVM_CACHE", default))
+from support import boot_lock  # noqa: E402  (this folder is on sys.path from here on)
 
 
 def pytest_configure(config):
@@ -84,12 +80,6 @@ def converted_fixture(fixture_guest, tmp_path_factory):
 
 @pytest.fixture()
 def one_boot_at_a_time():
-    """Hold a host-wide lock while a guest boots: two TCG guests at once would starve each other."""
-    lock_dir = cache_dir()
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / "boot.lock", "w", encoding="utf-8") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    """Hold the host-wide boot lock while a test boots a guest."""
+    with boot_lock():
+        yield

@@ -3,7 +3,6 @@ fails on virtio (root=/dev/sda1, no virtio in its initramfs), packed as a well-f
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 import tarfile
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import bootcheck
+from support import sha256_stream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,13 +32,6 @@ def _path(guest, key):
     return Path(guest["dir"]) / guest["files"][key]
 
 
-def _sha256(fh):
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: fh.read(1 << 20), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _boot_report(result, log):
     return f"{result.status} after {result.seconds}s, matched={result.matched!r}, log={log}\n{result.log_tail}"
 
@@ -53,7 +46,7 @@ def test_ova_members_and_manifest(fixture_guest):
         names = [m.name for m in members]
         assert names == [f"{name}.ovf", f"{name}.mf", f"{name}-disk1.vmdk"] == fixture_guest["ova_members"]
         assert all(m.isfile() and not m.mode & 0o022 for m in members)
-        digests = {m.name: _sha256(tar.extractfile(m)) for m in members}
+        digests = {m.name: sha256_stream(tar.extractfile(m)) for m in members}
         manifest = tar.extractfile(f"{name}.mf").read().decode("ascii")
         ovf_bytes = tar.extractfile(f"{name}.ovf").read()
         disk_size = tar.getmember(f"{name}-disk1.vmdk").size
@@ -74,7 +67,7 @@ def test_ova_members_and_manifest(fixture_guest):
     for member, hexdigest in listed.items():
         assert digests[member] == hexdigest, member
     with open(_path(fixture_guest, "vmdk_stream"), "rb") as fh:
-        assert _sha256(fh) == listed[f"{name}-disk1.vmdk"], "the OVA must carry the streamOptimized VMDK"
+        assert sha256_stream(fh) == listed[f"{name}-disk1.vmdk"], "the OVA must carry the streamOptimized VMDK"
 
     # The OVF describes the VM the way ovftool would.
     root = ET.fromstring(ovf_bytes)

@@ -3,9 +3,6 @@ writes it, and small hostile images built here without mounting anything on the 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -13,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import cache_dir
+from support import boot_lock, sha256_file
 
 guestfs = pytest.importorskip("guestfs", reason="python3-guestfs missing: run scripts/setup.sh")
 
@@ -24,25 +21,9 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import in
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-@contextlib.contextmanager
-def boot_lock():
-    """The one_boot_at_a_time lock, for session fixtures (which cannot use the function fixture)."""
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    with open(cache_dir() / "boot.lock", "w", encoding="utf-8") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _fingerprint(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
     st = os.stat(path)
-    return digest.hexdigest(), st.st_size, st.st_mtime_ns
+    return sha256_file(path), st.st_size, st.st_mtime_ns
 
 
 def _codes(items):

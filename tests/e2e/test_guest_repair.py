@@ -4,9 +4,6 @@ image byte-identical; a rerun changes nothing."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import os
 import re
 import shutil
@@ -15,7 +12,7 @@ import subprocess
 import pytest
 
 import bootcheck
-from conftest import cache_dir
+from support import boot_lock, sha256_file
 
 guestfs = pytest.importorskip("guestfs", reason="python3-guestfs missing: run scripts/setup.sh")
 
@@ -25,26 +22,6 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import re
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BOOT_TIMEOUT = 600
-
-
-@contextlib.contextmanager
-def boot_lock():
-    """The one_boot_at_a_time lock, for module fixtures (appliances are guests too)."""
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    with open(cache_dir() / "boot.lock", "w", encoding="utf-8") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _copy(source, dest):
@@ -60,10 +37,10 @@ def _leftovers(folder):
 def repaired(converted_fixture, tmp_path_factory):
     """A copy of the converted fixture: previewed in check mode, then repaired for real."""
     image = _copy(converted_fixture, tmp_path_factory.mktemp("repair") / "guest.qcow2")
-    original = _sha256(image)
+    original = sha256_file(image)
     with boot_lock():
         preview = repair.repair(image, "qcow2", check_mode=True)
-        after_preview = _sha256(image)
+        after_preview = sha256_file(image)
         result = repair.repair(image, "qcow2")
     return {"image": image, "original": original, "after_preview": after_preview, "preview": preview,
             "result": result}
@@ -83,7 +60,7 @@ def test_check_mode_plans_and_leaves_the_image_alone(repaired):
 def test_repair_changes_and_logs_every_step(repaired, fixture_guest):
     result = repaired["result"]
     assert result["changed"] is True and result["committed"] is True
-    assert _sha256(repaired["image"]) != repaired["original"]
+    assert sha256_file(repaired["image"]) != repaired["original"]
     assert not _leftovers(os.path.dirname(repaired["image"]))
     by_path = dict((s.get("path"), s) for s in result["steps"])
     for path in ("/etc/fstab", "/etc/default/grub", "/boot/grub/grub.cfg", "/etc/initramfs-tools/modules"):
@@ -110,17 +87,17 @@ def test_repaired_guest_boots_on_virtio(repaired, fixture_guest, one_boot_at_a_t
 
 
 def test_rerun_changes_nothing(repaired):
-    before = _sha256(repaired["image"])
+    before = sha256_file(repaired["image"])
     with boot_lock():
         result = repair.repair(repaired["image"], "qcow2")
     assert result["changed"] is False and result["plan"] == [] and result["committed"] is False
-    assert _sha256(repaired["image"]) == before
+    assert sha256_file(repaired["image"]) == before
     assert not _leftovers(os.path.dirname(repaired["image"]))
 
 
 def test_failed_step_leaves_the_image_byte_identical(converted_fixture, tmp_path):
     image = _copy(converted_fixture, tmp_path / "guest.qcow2")
-    before = _sha256(image)
+    before = sha256_file(image)
 
     def fail_after_fstab(step, app):
         if step["path"] == "/etc/fstab":
@@ -129,6 +106,6 @@ def test_failed_step_leaves_the_image_byte_identical(converted_fixture, tmp_path
 
     with boot_lock(), pytest.raises(MigrationError, match=r"step 01-fstab .*injected failure"):
         repair.repair(image, "qcow2", hook=fail_after_fstab)
-    assert _sha256(image) == before
+    assert sha256_file(image) == before
     assert not _leftovers(str(tmp_path))
     shutil.rmtree(str(tmp_path), ignore_errors=True)

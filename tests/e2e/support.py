@@ -1,0 +1,39 @@
+"""Helpers shared by the end-to-end tests (importable: conftest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hyper2kvm"
+    return Path(os.environ.get("HYPER2KVM_CACHE", default))
+
+
+@contextlib.contextmanager
+def boot_lock():
+    """Host-wide lock held while a guest or a libguestfs appliance runs: two TCG guests at once
+    would starve each other on two cores."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with open(cache_dir() / "boot.lock", "w", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def sha256_stream(fh) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_file(path) -> str:
+    with open(path, "rb") as fh:
+        return sha256_stream(fh)
