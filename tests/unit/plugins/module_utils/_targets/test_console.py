@@ -1,0 +1,74 @@
+"""console: deciding from real console output whether a guest booted (samples as guests print them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import InvalidInputError
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._targets import console
+
+SUCCESS = console.compile_patterns([console.LOGIN_PROMPT], "success")
+FAILURE = console.compile_patterns(console.FAILURE_PATTERNS, "failure")
+
+DEBIAN_OK = (
+    "[  OK  ] Reached target multi-user.target - Multi-User System.\r\n"
+    "         Starting systemd-update-utmp-runlevel.service...\r\n"
+    "\x1b[0m\r\nDebian GNU/Linux 12 h2k-fixture ttyS0\r\n\r\nh2k-fixture login: "
+)
+INITRAMFS_TOOLS_FAIL = (
+    "Begin: Waiting for root file system ... Begin: Running /scripts/local-block ... done.\r\n"
+    "Gave up waiting for root file system device.  Common problems:\r\n"
+    " - Boot args (cat /proc/cmdline)\r\n"
+    "ALERT!  /dev/sda1 does not exist.  Dropping to a shell!\r\n\r\n\r\nBusyBox v1.35.0 (Debian 1:1.35.0-4+b3) built-in shell (ash)\r\n"
+    "(initramfs) "
+)
+DRACUT_FAIL = (
+    "[  185.120418] dracut-initqueue[312]: Warning: dracut-initqueue: timeout, still waiting for following initqueue hooks:\r\n"
+    "[  185.300000] dracut-initqueue[312]: Warning: /lib/dracut/hooks/initqueue/finished/"
+    "devexists-\\x2fdev\\x2fsda1.sh: \"[ -e \"/dev/sda1\" ]\"\r\n"
+    "Generating \"/run/initramfs/rdsosreport.txt\"\r\n"
+    "Entering emergency mode. Exit the shell to continue.\r\n"
+    "dracut:/# "
+)
+
+
+@pytest.mark.parametrize("text,status,line", [
+    (DEBIAN_OK, "pass", "h2k-fixture login:"),
+    (INITRAMFS_TOOLS_FAIL, "fail", "ALERT!  /dev/sda1 does not exist.  Dropping to a shell!"),
+    (DRACUT_FAIL, "fail", None),
+    ("[    2.1] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n", "fail", None),
+    ("SeaBIOS (version 1.16.2)\nBooting from Hard Disk...\n", None, None),
+    ("Welcome to emergency mode! After logging in, type \"journalctl -xb\"\nGive root password for maintenance\n",
+     "fail", "Give root password for maintenance"),
+    ("", None, None),
+])
+def test_verdicts_on_real_console_output(text, status, line):
+    found, matched = console.verdict(text, SUCCESS, FAILURE)
+    assert found == status
+    if line is not None:
+        assert matched == line
+
+
+def test_a_marker_pattern():
+    marker = console.compile_patterns([r"H2K-BOOT-OK h2k-fixture"], "success")
+    text = "Starting h2k-boot-marker.service\nH2K-NET ens192 192.168.122.50/24 00:50:56:ab:cd:01\nH2K-BOOT-OK h2k-fixture\n"
+    assert console.verdict(text, marker, FAILURE) == ("pass", "H2K-BOOT-OK h2k-fixture")
+
+
+def test_failure_wins_over_an_earlier_success():
+    text = "web01 login: \n[  99.0] Kernel panic - not syncing: Fatal exception\n"
+    assert console.verdict(text, SUCCESS, FAILURE)[0] == "fail"
+
+
+def test_login_prompt_needs_a_line_of_its_own():
+    assert console.verdict("the word login: appears in a message here\n", SUCCESS, FAILURE) == (None, None)
+
+
+def test_escapes_and_carriage_returns_are_cleaned():
+    assert console.clean("\x1b[1;32mOK\x1b[0m\r\nnext\rline") == "OK\nnext\nline"
+    assert console.tail("a\nb\nc\n", lines=2) == "b\nc"
+
+
+def test_bad_patterns_are_refused_with_a_fix():
+    with pytest.raises(InvalidInputError, match="not a valid regular expression"):
+        console.compile_patterns(["(unclosed"], "success")
