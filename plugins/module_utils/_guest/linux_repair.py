@@ -42,8 +42,9 @@ def options_with_defaults(options):
 
 def uuid_map(facts):
     """{guest device name: UUID} for every partition with a UUID, under each bus name the guest may
-    have used (/dev/sda1, /dev/vda1, /dev/hda1, /dev/xvda1 all mean disk 0, partition 1). The
-    appliance names disks /dev/sdX in the order they were added, which is the guest's disk order."""
+    have used (/dev/sda1, /dev/vda1, /dev/hda1, /dev/xvda1 all mean disk 0, partition 1), plus the
+    other unstable names the guest's fstab mounts (by-id, by-path). The appliance names disks /dev/sdX
+    in the order they were added, which is the guest's disk order."""
     out = {}
     for fs in facts.get("filesystems") or []:
         match = _APPLIANCE_PART.match(fs.get("device") or "")
@@ -53,6 +54,15 @@ def uuid_map(facts):
         for prefix in GUEST_PREFIXES:
             out["/dev/%s%s%s" % (prefix, letters, part)] = fs["uuid"]
         out["/dev/nvme%dn1p%s" % (devices.letters_index(letters), part)] = fs["uuid"]
+    # Names only the source hardware knows (/dev/disk/by-id/scsi-36000c29...-part1 of a VMware disk):
+    # libguestfs matched each fstab line to a device when it mounted the guest, so the filesystem
+    # mounted at that line's mountpoint is the one the name meant.
+    uuids = dict((fs["device"], fs["uuid"]) for fs in facts.get("filesystems") or [] if fs.get("uuid"))
+    mounted = facts.get("mountpoints") or {}
+    for entry in (facts.get("fstab") or {}).get("entries") or []:
+        spec = entry.get("spec")
+        if spec not in out and devices.is_unstable(spec) and uuids.get(mounted.get(entry.get("file"))):
+            out[spec] = uuids[mounted[entry["file"]]]
     return out
 
 

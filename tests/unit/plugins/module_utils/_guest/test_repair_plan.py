@@ -132,6 +132,49 @@ def test_uuid_map_covers_every_bus_name():
         assert umap[name] == UUID
 
 
+BOOT_UUID = "0f3c2a77-5d1e-4c1b-9a55-3e2f8c6d4b10"
+BY_ID = "/dev/disk/by-id/scsi-36000c29a1b2c3d4e5f60718293a4b5c6-part1"
+# The fstab of a VMware guest with root on LVM and /boot named by the disk's by-id link, as the
+# installer wrote it, and the facts inspection gives for it (libguestfs mounted /boot from sda1).
+BOOTPART_FSTAB = ("# <file system> <mount point>   <type>  <options>       <dump>  <pass>\n"
+                  "/dev/mapper/h2kvg-root\t/\text4\terrors=remount-ro\t0\t1\n"
+                  "# /boot was on /dev/sda1 during installation\n"
+                  + BY_ID + "\t/boot\text4\tdefaults\t0\t2\n")
+
+
+def _bootpart_facts():
+    facts = repaired(FIXTURE_FACTS)
+    facts["filesystems"] = [{"device": "/dev/sda1", "type": "ext4", "label": "boot", "uuid": BOOT_UUID},
+                            {"device": "/dev/h2kvg/root", "type": "ext4", "label": "rootfs", "uuid": UUID}]
+    facts["mountpoints"] = {"/": "/dev/h2kvg/root", "/boot": "/dev/sda1"}
+    facts["fstab"] = {"readable": True, "unstable": [BY_ID],
+                      "entries": [{"spec": "/dev/mapper/h2kvg-root", "file": "/", "unstable": False},
+                                  {"spec": BY_ID, "file": "/boot", "unstable": True}]}
+    facts["bootloader"]["cmdline"] = "root=/dev/mapper/h2kvg-root ro"
+    facts["bootloader"]["root"] = "/dev/mapper/h2kvg-root"
+    return facts
+
+
+def test_by_id_boot_partition_is_mapped_through_its_mountpoint():
+    facts = _bootpart_facts()
+    umap = linux_repair.uuid_map(facts)
+    assert umap[BY_ID] == BOOT_UUID and umap["/dev/vda1"] == BOOT_UUID
+    assert "/dev/mapper/h2kvg-root" not in umap  # LVM names move with the disk
+    steps, notes = linux_repair.plan(facts)
+    assert _ids(steps) == ["01-fstab"] and notes == []
+    out = linux_repair.render(steps[0], BOOTPART_FSTAB, umap)
+    assert out["text"] == BOOTPART_FSTAB.replace(BY_ID, "UUID=" + BOOT_UUID)
+    assert out["unmapped"] == [] and len(out["changes"]) == 1
+
+
+def test_by_id_name_libguestfs_did_not_mount_stays_a_note():
+    facts = _bootpart_facts()
+    facts["mountpoints"] = {"/": "/dev/h2kvg/root"}
+    assert BY_ID not in linux_repair.uuid_map(facts)
+    steps, notes = linux_repair.plan(facts)
+    assert "01-fstab" not in _ids(steps) and BY_ID in notes[0]
+
+
 def test_render_fstab_grub_and_modules():
     umap = linux_repair.uuid_map(FIXTURE_FACTS)
     steps = linux_repair.plan(FIXTURE_FACTS)[0]

@@ -42,6 +42,13 @@ def test_missing_virtio_debian_vmware_image(sample):
     assert initramfs.missing_virtio(listing) == ["virtio_blk", "virtio_scsi", "virtio_net", "virtio_console"]
 
 
+def test_missing_virtio_debian_dracut_host_only_image(sample):
+    listing = [line for line in sample("initramfs/debian12-dracut-lsinitrd.txt").splitlines()
+               if not line.startswith("#")]
+    assert initramfs.missing_virtio(listing) == list(initramfs.VIRTIO_MODULES)
+    assert initramfs.missing_virtio(listing, modules=["vmw_pvscsi", "sd_mod", "ext4"]) == []
+
+
 def test_missing_virtio_rhel_with_builtins(sample):
     listing = sample("initramfs/rhel9-lsinitrd.txt").splitlines()
     builtin = initramfs.parse_modules_builtin(sample("initramfs/rhel9-modules.builtin"))

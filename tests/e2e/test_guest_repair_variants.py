@@ -1,0 +1,136 @@
+"""guest_repair on the other fixture guests (tests/fixtures/guest/build.sh --variant): each takes another
+path through the repair, and each must boot on virtio-blk + virtio-net afterwards with its network
+identity: the interface keeps its name and static address on the source MAC.
+
+- debian12-dracut: dracut builds the initramfs (host-only, VMware drivers only); systemd-networkd
+  configures ens192, whose name nothing pins to the MAC.
+- debian12-bootpart: /boot on its own partition; fstab names /boot and / by the VMware disk's by-id
+  links, grub boots root=/dev/sda2; ifupdown configures ens192, again without a pin.
+
+The base fixture (test_guest_repair.py) covers check mode, failure atomicity and the rerun; here each
+variant is repaired once and booted once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import bootcheck
+from support import boot_lock, sha256_file
+
+guestfs = pytest.importorskip("guestfs", reason="python3-guestfs missing: run scripts/setup.sh")
+
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import convert  # noqa: E402
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import repair  # noqa: E402
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+VARIANTS = ("debian12-dracut", "debian12-bootpart")
+BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "fixtures" / "guest" / "build.sh"
+BUILD_TIMEOUT = 3600
+BOOT_TIMEOUT = 600
+PIN = "/etc/systemd/network/10-hyper2kvm-%s.link"
+
+
+@pytest.fixture(scope="module", params=VARIANTS)
+def variant(request):
+    """The variant's facts from guest.json (built by build.sh, or taken from its cache) plus "dir"."""
+    proc = subprocess.run([str(BUILD_SCRIPT), "--variant", request.param], capture_output=True, text=True,
+                          timeout=BUILD_TIMEOUT, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"{BUILD_SCRIPT} --variant {request.param} failed ({proc.returncode}):\n"
+                    f"{proc.stderr[-4000:]}", pytrace=False)
+    folder = Path(proc.stdout.strip().splitlines()[-1])
+    facts = json.loads((folder / "guest.json").read_text(encoding="utf-8"))
+    assert facts["variant"] == request.param
+    facts["dir"] = str(folder)
+    return facts
+
+
+@pytest.fixture(scope="module")
+def repaired(variant, tmp_path_factory):
+    """The variant's OVA converted to qcow2 and repaired, with the source MAC the OVF carries (what the
+    guest_repair module passes from the VM description)."""
+    image = tmp_path_factory.mktemp(variant["variant"]) / (variant["hostname"] + ".qcow2")
+    request = convert.Request(os.path.join(variant["dir"], variant["files"]["ova"]), str(image),
+                              member=variant["ova_members"][2])
+    assert convert.convert(request)["changed"] is True
+    before = sha256_file(str(image))
+    with boot_lock():
+        result = repair.repair(str(image), "qcow2", options={"source_macs": [variant["mac"]]})
+    print("%s repair durations: %s" % (variant["variant"], result["durations"]))
+    return {"image": str(image), "before": before, "result": result}
+
+
+def _steps_by_path(result):
+    return dict((s.get("path"), s) for s in result["steps"] if s.get("path"))
+
+
+def _diff(result, path):
+    return next(d for d in result["diff"] if d["before_header"] == path)
+
+
+def test_repair_takes_the_variant_path(variant, repaired):
+    result = repaired["result"]
+    assert result["changed"] is True and result["committed"] is True
+    assert sha256_file(repaired["image"]) != repaired["before"]
+    facts = result["facts"]
+    steps = _steps_by_path(result)
+
+    # fstab and grub: the device names of the VMware disk go, UUIDs come
+    fstab = _diff(result, "/etc/fstab")
+    assert steps["/etc/fstab"]["status"] == "changed"
+    assert variant["root_device"] in fstab["before"] and variant["root_device"] not in fstab["after"]
+    assert "UUID=%s\t/\t" % variant["root_uuid"] in fstab["after"]
+    if variant["boot_device"]:
+        assert facts["mountpoints"]["/boot"] != facts["mountpoints"]["/"]  # found and mounted on its own
+        assert variant["boot_device"] in fstab["before"] and variant["boot_device"] not in fstab["after"]
+        assert "UUID=%s\t/boot\t" % variant["boot_uuid"] in fstab["after"]
+    grub = _diff(result, "/boot/grub/grub.cfg")
+    assert "root=%s " % variant["cmdline_root"] in grub["before"]
+    assert "root=%s " % variant["cmdline_root"] not in grub["after"]
+    assert "root=UUID=%s " % variant["root_uuid"] in grub["after"]
+
+    # initramfs: the guest's own tool, configured for virtio, rebuilt and verified by listing
+    rebuilds = [s for s in result["steps"] if s.get("kernel")]
+    assert [s["kernel"] for s in rebuilds] == [variant["kernel"]] == result["kernels_rebuilt"]
+    assert rebuilds[0]["status"] == "changed"
+    assert facts["initramfs"]["tool"] == variant["initramfs_tool"]
+    if variant["initramfs_tool"] == "dracut":
+        assert rebuilds[0]["command"][0] == "dracut"
+        conf = steps["/etc/dracut.conf.d/90-hyper2kvm-virtio.conf"]
+        assert conf["status"] == "changed" and "virtio_blk" in _diff(result, conf["path"])["after"]
+    else:
+        assert rebuilds[0]["command"][:2] == ["update-initramfs", "-u"]
+        assert "virtio_blk" in _diff(result, "/etc/initramfs-tools/modules")["after"]
+
+    # network: nothing tied ens192 to its MAC; the repair pins the name to the source MAC
+    nic = next(n for n in facts["network"]["interfaces"] if n["name"] == variant["nic_name"])
+    assert nic["stack"] == variant["network_stack"] and not nic["pinned_by"]
+    pin = steps[PIN % variant["nic_name"]]
+    assert pin["status"] == "changed"
+    text = _diff(result, pin["path"])["after"]
+    assert "MACAddress=%s" % variant["mac"] in text and "Name=%s" % variant["nic_name"] in text
+
+    assert any(s["action"] == "remove_package" and s["status"] == "changed" for s in result["steps"])
+
+
+def test_repaired_variant_boots_on_virtio_with_its_network(variant, repaired, tmp_path):
+    log = tmp_path / "console-virtio.log"
+    with boot_lock():
+        boot = bootcheck.boot(repaired["image"], "qcow2", "virtio-blk", "virtio-net-pci", BOOT_TIMEOUT,
+                              str(log), success=[re.escape(variant["marker"])], mac=variant["mac"])
+    print("%s virtio boot: %s after %ss" % (variant["variant"], boot.status, boot.seconds))
+    assert boot.status == "pass", "%s %s\n%s" % (boot.status, boot.matched, boot.log_tail)
+    # The marker unit prints "H2K-NET <interface> <address/prefix> <mac>" for every global IPv4
+    # address just before the marker: the old name, the old static address, the source MAC.
+    console = log.read_text(encoding="utf-8", errors="replace")
+    found = re.findall(r"H2K-NET (\S+) (\S+) (\S+)", console)
+    assert (variant["nic_name"], "%s/%s" % (variant["ip"], variant["prefix"]), variant["mac"]) in found, (
+        found, boot.log_tail)
