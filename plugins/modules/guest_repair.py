@@ -27,6 +27,10 @@ description:
     steps and checks passed is the overlay committed into the image; on any failure the overlay is
     deleted and the image is left byte-identical.
   - A guest that needs nothing reports C(changed=false) and the image is not written.
+  - The guest is untrusted input. A guest whose configuration files M(hyper2kvm.migrate.guest_info) reports
+    as unsafe (symlinks out of the guest or onto another file such as C(/etc/default/grub -> /etc/shadow),
+    FIFOs, devices, huge or binary files) is refused with C(error_kind=UnsafeInputError) before anything is
+    written; files that are not UTF-8 text are not edited (C(InvalidInputError)).
 author:
   - hyper2kvm maintainers (@hyper2kvm)
 options:

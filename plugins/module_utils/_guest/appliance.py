@@ -9,9 +9,9 @@ ioctls but never runs the appliance), keeps libguestfs' cache and temporary file
 places, arms a watchdog so that a hung appliance becomes a clear error instead of a 10-minute
 hang, and always shuts the appliance down. guestfs errors become MigrationError naming the call.
 
-The read helpers treat the guest as hostile: config files larger than a limit, symlinks into
-/proc, /sys, /dev or /run and anything that is not a regular file are reported as findings and
-not read.
+The read helpers treat the guest as hostile: config files larger than a limit or with NUL bytes,
+symlinks into /proc, /sys, /dev or /run or to a file of another name, dangling or looping symlinks
+and anything that is not a regular file are reported as findings and not read (see symlink_refusal).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -47,6 +47,13 @@ TCG_MEMSIZE = 1024
 LAUNCH_TIMEOUT = {"tcg": 300, "kvm": 120}
 OP_TIMEOUT = 600
 PSEUDO_DIRS = ("/proc", "/sys", "/dev", "/run")
+MASK = "/dev/null"
+# Config files that are the same file under another name (RHEL: /boot/grub/menu.lst -> grub.conf).
+GRUB_CONFIG_NAMES = ("grub.cfg", "grub.conf", "menu.lst")
+# Finding codes of files that were refused because reading them would be unsafe or meaningless; a
+# repair does not edit a guest that has any (see unsafe_findings).
+UNSAFE_CODES = ("symlink_outside_guest", "symlink_elsewhere", "not_a_regular_file", "file_too_large",
+                "binary_file")
 _TAIL = 40
 
 
@@ -97,6 +104,37 @@ def _relative(name):
 
 def _in_pseudo_dir(path):
     return any(path == top or path.startswith(top + "/") for top in PSEUDO_DIRS)
+
+
+def symlink_refusal(path, link, real):
+    """(code, severity, why) when the guest file at path must not be read through its symlink, else None.
+
+    link is the symlink's text (None when path is no symlink itself but resolves elsewhere through a
+    linked directory), real the path it resolves to inside the guest (None when it resolves nowhere).
+    libguestfs resolves links inside the guest, so an absolute link or a ../../ chain never reaches
+    the host's files; the danger is another GUEST file read or edited under a config file's name:
+    /etc/default/grub -> /etc/shadow would put the guest's password hashes into a diff, and a repair
+    would write GRUB defaults into /etc/shadow. So a link is followed only to a file of the same name
+    (/etc/grub.conf -> ../boot/grub/grub.conf), never into the pseudo filesystems, and a link to
+    /dev/null is a mask (systemd, udev): nothing to read, nothing wrong (pure)."""
+    lexical = posixpath.normpath(posixpath.join(posixpath.dirname(path), link)) if link else None
+    shown = link or real
+    if MASK in (lexical, real):
+        return ("masked", "info", "is a symlink to %s (masked)" % MASK)
+    if any(p and _in_pseudo_dir(p) for p in (lexical, real)):
+        return ("symlink_outside_guest", "warning", "is a symlink to %s, outside the guest's files" % shown)
+    if real is None:
+        return ("dangling_symlink", "warning", "%s, which does not resolve inside the guest (missing target or "
+                "a loop)" % ("is a symlink to " + link if link else "lies in a linked directory"))
+    names = (posixpath.basename(path), posixpath.basename(real))
+    if names[0] != names[1] and not all(n in GRUB_CONFIG_NAMES for n in names):
+        return ("symlink_elsewhere", "warning", "is a symlink to %s, another file (%s)" % (shown, real))
+    return None
+
+
+def unsafe_findings(findings):
+    """The findings about guest files refused as unsafe (UNSAFE_CODES), in order (pure)."""
+    return [f for f in findings or () if f.get("code") in UNSAFE_CODES]
 
 
 class Appliance(object):
@@ -283,35 +321,26 @@ class Appliance(object):
         self.call(self.g.mount, device, mountpoint)
 
     def regular_file(self, path, what="file"):
-        """The guest path of the regular file at path after symlinks, or None with a finding."""
+        """The guest path of the regular file at path after symlinks (see symlink_refusal), or None with
+        a finding."""
         st = self.try_call(self.g.lstatns, path)
         if st is None:
             return None
-        target = path
-        if stat.S_ISLNK(st["st_mode"]):
-            link = self.try_call(self.g.readlink, path) or ""
-            lexical = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
-            if _in_pseudo_dir(lexical):
-                self.finding("symlink_outside_guest", "%s %s is a symlink to %s, outside the guest's files: not read."
-                             % (what, path, link), path)
-                return None
+        link = self.try_call(self.g.readlink, path) if stat.S_ISLNK(st["st_mode"]) else None
         real = self.try_call(self.g.realpath, path)
-        if real is None:
-            self.finding("dangling_symlink", "%s %s is a symlink that leads nowhere: not read." % (what, path), path)
-            return None
-        if _in_pseudo_dir(real):
-            self.finding("symlink_outside_guest", "%s %s resolves to %s, outside the guest's files: not read."
-                         % (what, path, real), path)
-            return None
-        if real != posixpath.normpath(path):
-            target = real
+        if link is not None or real != posixpath.normpath(path):
+            refused = symlink_refusal(path, link, real)
+            if refused:
+                self.finding(refused[0], "%s %s %s: not read." % (what, path, refused[2]), path, refused[1])
+                return None
+        target = real or path
         if not self.try_call(self.g.is_file, target, followsymlinks=False):
             self.finding("not_a_regular_file", "%s %s is not a regular file: not read." % (what, path), path)
             return None
         return target
 
-    def read_text(self, path, limit=TEXT_LIMIT, what="file"):
-        """Text of a guest file (undecodable bytes replaced), or None with a finding."""
+    def read_bytes(self, path, limit=TEXT_LIMIT, what="file"):
+        """(guest path read, bytes) of a regular guest file of at most limit bytes, or None with a finding."""
         target = self.regular_file(path, what)
         if target is None:
             return None
@@ -320,8 +349,25 @@ class Appliance(object):
             self.finding("file_too_large", "%s %s is %s bytes, more than the %d bytes allowed: not read."
                          % (what, path, size, limit), path)
             return None
-        data = self.call(self.g.read_file, target)
-        return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        return target, self.call(self.g.read_file, target)
+
+    def read_text(self, path, limit=TEXT_LIMIT, what="file"):
+        """Text of a guest file, or None with a finding. A file with NUL bytes is binary, not config,
+        and is not read; other undecodable bytes (a Latin-1 comment) are replaced and reported."""
+        found = self.read_bytes(path, limit, what)
+        if found is None:
+            return None
+        data = found[1] if isinstance(found[1], bytes) else found[1].encode("utf-8")
+        if b"\0" in data:
+            self.finding("binary_file", "%s %s holds binary data (NUL bytes), not text: not read." % (what, path),
+                         path)
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.finding("not_utf8", "%s %s is not UTF-8: read with the undecodable bytes replaced." % (what, path),
+                         path, severity="info")
+            return data.decode("utf-8", "replace")
 
     def initrd_listing(self, path):
         """Paths inside an initramfs (microcode-prefixed and compressed ones too), or None with a finding."""

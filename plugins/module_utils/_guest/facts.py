@@ -240,8 +240,8 @@ def fstab_facts(app):
 
 def network_facts(app):
     paths = [p for p in NETWORK_FILES if not app.is_dir(p)]
-    for folder, prefix in NETWORK_DIRS:
-        paths.extend(_dir_files(app, folder, prefix))
+    for folder, prefix in NETWORK_DIRS:  # drop-in folders (foo.network.d/) are not config files themselves
+        paths.extend(p for p in _dir_files(app, folder, prefix) if not app.is_dir(p))
     files = {}
     for path in paths:
         text = app.read_text(path, what="network configuration")

@@ -21,15 +21,18 @@ import posixpath
 import time
 
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import (
-    IntegrityError, MigrationError, UnsupportedError)
+    CommandError, IntegrityError, InvalidInputError, MigrationError, UnsafeInputError, UnsupportedError)
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import inspect, linux_repair
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.appliance import TEXT_LIMIT, Appliance
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.appliance import Appliance, unsafe_findings
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.linux import initramfs
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.overlay import Overlay
 
 FORMATS = ("qcow2", "raw")
 SHELL_ENV = "PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH; DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND; "
 _TAIL = 1500
+_RC_MARK = "h2k-exit-status="
+# Errors a step passes on with their own class; anything else becomes a plain MigrationError.
+_KEPT_ERRORS = (MigrationError, IntegrityError, InvalidInputError, UnsafeInputError, UnsupportedError)
 
 
 def sha256(data):
@@ -46,33 +49,70 @@ def _facts(app, image, readonly):
     if facts["blockers"]:
         raise UnsupportedError("The guest cannot be repaired: %s" % "; ".join(b["message"] for b in facts["blockers"]),
                                fix=" ".join(b["fix"] for b in facts["blockers"]), blockers=facts["blockers"])
+    refuse_unsafe(facts["findings"])
     return facts
+
+
+def refuse_unsafe(findings):
+    """UnsafeInputError when the inspection refused guest files as unsafe (symlinks out of the guest or to
+    other files, FIFOs and devices, huge or binary files): the plan would rest on files that were not
+    read, and editing through such a link could write another guest file (pure)."""
+    unsafe = unsafe_findings(findings)
+    if unsafe:
+        paths = sorted(set(f.get("path") or "?" for f in unsafe))
+        raise UnsafeInputError("The guest is not repaired: files it depends on cannot be read safely: %s"
+                               % " ".join(f["message"] for f in unsafe),
+                               fix="In the source VM, make %s regular text files (or remove them), then export "
+                                   "and migrate again." % ", ".join(paths), findings=unsafe)
 
 
 def _read(app, step):
     """(guest path to write, current bytes or None when absent) of a write_file step's file."""
     path = step["path"]
     if not app.exists(path) and not app.try_call(app.g.is_symlink, path):
+        _check_parent(app, path)
         return path, None
     before = len(app.findings)
-    target = app.regular_file(path, "file to repair")
-    if target is None:
-        reason = app.findings[-1]["message"] if len(app.findings) > before else "it cannot be read"
-        raise MigrationError("Step %s: %s" % (step["id"], reason),
-                             fix="Fix or remove %s in the source VM and retry." % path)
-    size = app.call(app.g.filesize, target)
-    if size > TEXT_LIMIT:
-        raise MigrationError("Step %s: %s is %d bytes, too large to edit." % (step["id"], path, size))
-    return target, app.call(app.g.read_file, target)
+    found = app.read_bytes(path, what="file to repair")
+    if found is None:
+        reason = app.findings[-1]["message"] if len(app.findings) > before else "%s cannot be read." % path
+        raise UnsafeInputError(reason, fix="Make %s a regular text file (or remove it) in the source VM, then "
+                                           "export and migrate again." % path)
+    return found
+
+
+def _check_parent(app, path):
+    """A new file must land where its path says: refuse when a folder on the way is a symlink (a
+    linked /etc/systemd/network would put the file somewhere else in the guest)."""
+    folder = posixpath.dirname(path)
+    while folder != "/" and not app.exists(folder):  # exists() is true for a dangling link too
+        folder = posixpath.dirname(folder)
+    real = app.try_call(app.g.realpath, folder)
+    if real != folder:
+        raise UnsafeInputError("%s cannot be created: %s is a symlink (to %s)." % (path, folder, real or "nowhere"),
+                               fix="Make %s a real directory (or remove it) in the source VM, then export and "
+                                   "migrate again." % folder)
+
+
+def _utf8_text(data):
+    """data decoded strictly, or None for binary (NUL bytes) or non-UTF-8 files: writing back text with
+    replacement characters would corrupt them."""
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _render(app, step, umap):
     """step + before/after texts and hashes; "change" is False when the file is right already."""
     target, data = _read(app, step)
-    try:
-        text = data.decode("utf-8") if data is not None else None
-    except UnicodeDecodeError:
-        raise MigrationError("Step %s: %s is not UTF-8 text; it is not edited." % (step["id"], step["path"]))
+    text = _utf8_text(data) if data is not None else None
+    if data is not None and text is None:
+        raise InvalidInputError("%s is not UTF-8 text (binary data or another encoding): it is not edited."
+                                % step["path"], fix="Convert %s to UTF-8 text in the source VM, then export and "
+                                                    "migrate again." % step["path"])
     out = linux_repair.render(step, text, umap)
     new = out["text"]
     step.update({"target": target, "before": text, "after": new, "change": new != (text or "") or data is None,
@@ -81,9 +121,24 @@ def _render(app, step, umap):
     return step
 
 
+def split_status(text):
+    """(output, exit status as a string or None when missing) of a guest command run by _sh (pure)."""
+    body, mark, rc = text.rpartition(_RC_MARK)
+    return (body, rc.strip()) if mark else (text, None)
+
+
 def _sh(app, step, argv):
-    output = app.call(app.g.sh, SHELL_ENV + " ".join(_quote(a) for a in argv) + " 2>&1")
-    return (output.decode("utf-8", "replace") if isinstance(output, bytes) else output or "")[-_TAIL:]
+    """Output of argv run in the guest; CommandError with that output when it fails. The exit status is
+    echoed after the output because libguestfs reports only stderr on failure, which 2>&1 empties."""
+    output = app.call(app.g.sh, SHELL_ENV + " ".join(_quote(a) for a in argv) + " 2>&1; echo " + _RC_MARK + "$?")
+    body, rc = split_status(output.decode("utf-8", "replace") if isinstance(output, bytes) else output or "")
+    if rc != "0":
+        command = " ".join(argv)
+        raise CommandError(argv, rc, body[-_TAIL:], message="%s failed in the guest (exit status %s): %s"
+                           % (command, rc or "unknown", body.strip()[-500:] or "(no output)"),
+                           fix="Run '%s' in the source VM to see why it fails there, fix that, then export and "
+                               "migrate again." % command)
+    return body[-_TAIL:]
 
 
 def _apply_write(app, step, umap):
@@ -155,7 +210,7 @@ def _apply(app, steps, facts, notes, hook):
             if hook:
                 hook(step, app)
         except MigrationError as exc:
-            cls = type(exc) if type(exc) in (MigrationError, IntegrityError, UnsupportedError) else MigrationError
+            cls = type(exc) if type(exc) in _KEPT_ERRORS else MigrationError
             raise cls("Repair step %s (%s %s) failed: %s"
                       % (step["id"], step["action"], step.get("path") or "", exc.message),
                       fix=exc.fix, step=step["id"], steps_done=done)
