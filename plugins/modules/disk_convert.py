@@ -94,6 +94,14 @@ options:
         state file says the output is current.
     type: bool
     default: false
+  keep_modified:
+    description:
+      - Keep an output that this module converted from the same source and that was changed in place
+        since (by M(hyper2kvm.migrate.guest_repair) or a first boot), instead of converting again.
+        The migrate playbook sets it, so that a rerun resumes after the conversion. A file put in the
+        output's place by anything else is still detected (it is another inode).
+    type: bool
+    default: false
 notes:
   - Requires C(qemu-img) on the host that runs it.
   - For long conversions use C(async) and C(poll) with O(progress_file); see the examples.
@@ -216,6 +224,7 @@ def main():
             progress_file=dict(type="path"),
             timeout=dict(type="int"),
             force=dict(type="bool", default=False),
+            keep_modified=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

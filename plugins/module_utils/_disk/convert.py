@@ -31,7 +31,7 @@ class Request(object):
 
     def __init__(self, src, dest, src_format=None, member=None, dest_format="qcow2", coroutines=8,
                  out_of_order=True, compare=False, checksum=None, progress_file=None, force=False,
-                 timeout=None):
+                 timeout=None, keep_modified=False):
         if dest_format not in qemu_img.OUTPUT_FORMATS:
             raise InvalidInputError("dest_format must be one of %s." % ", ".join(qemu_img.OUTPUT_FORMATS))
         if not 1 <= int(coroutines) <= 16:
@@ -42,7 +42,7 @@ class Request(object):
         self.src_format, self.member, self.dest_format = src_format, member, dest_format
         self.coroutines, self.out_of_order = int(coroutines), out_of_order
         self.compare, self.checksum, self.progress_file = compare, checksum, progress_file
-        self.force, self.timeout = force, timeout
+        self.force, self.timeout, self.keep_modified = force, timeout, keep_modified
 
     @property
     def state_path(self):
@@ -77,10 +77,17 @@ def read_state(req):
 
 
 def is_up_to_date(req, fingerprint, state):
-    """Same source, same options, and the output is the very file we wrote."""
+    """Same source, same options, and the output is the very file we wrote - unchanged, or (with
+    keep_modified) changed in place since, as guest_repair and a first boot do."""
     if not state or state.get("version") != STATE_VERSION or not os.path.exists(req.dest):
         return False
-    return state.get("source") == fingerprint and state.get("output") == _stat_fingerprint(req.dest)
+    if state.get("source") != fingerprint:
+        return False
+    now, written = _stat_fingerprint(req.dest), state.get("output") or {}
+    if now == written:
+        return True
+    # Our rename put a new inode in place; another file put there since has another one.
+    return bool(req.keep_modified) and all(now[k] == written.get(k) for k in ("path", "inode"))
 
 
 def _check_destination(req, state, check_mode, findings):
@@ -149,6 +156,8 @@ def convert(req, check_mode=False):
               "findings": list(opened["warnings"]), "commands": []}
     if is_up_to_date(req, fingerprint, state) and not req.force:
         result.update(virtual_size=state.get("virtual_size"), actual_size=_allocated(req.dest))
+        if _stat_fingerprint(req.dest) != state.get("output"):
+            result["findings"].append("%s was changed in place after its conversion (keep_modified): kept." % req.dest)
         if req.checksum:
             # Asking for a checksum of a current output does not justify reconverting it.
             result["sha256"] = state.get("sha256") or _sha256(req.dest)

@@ -71,6 +71,23 @@ def test_rerun_changes_nothing_until_the_source_changes(tmp_path, delta_chain, w
     _assert_pattern(dest, "qcow2", 0x33, 16 * MIB, MIB)
 
 
+def test_an_output_changed_in_place_is_kept_only_with_keep_modified(tmp_path, delta_chain, write_pattern):
+    """The pipeline repairs the converted disk in place; a rerun must not throw that work away."""
+    dest = tmp_path / "disk.qcow2"
+    convert.convert(_request(delta_chain, dest))
+    write_pattern(dest, "qcow2", 0x44, 4 * MIB, MIB)  # what guest_repair / a first boot do
+    kept = convert.convert(_request(delta_chain, dest, keep_modified=True))
+    assert kept["changed"] is False and any("changed in place" in f for f in kept["findings"])
+    _assert_pattern(dest, "qcow2", 0x44, 4 * MIB, MIB)
+    assert convert.convert(_request(delta_chain, dest), check_mode=True)["changed"] is True
+    # Another file in the output's place is not "our output, modified": it is converted again.
+    other = tmp_path / "other.qcow2"
+    subprocess.run(["cp", str(dest), str(other)], check=True)
+    os.rename(str(other), str(dest))
+    assert convert.convert(_request(delta_chain, dest, keep_modified=True))["changed"] is True
+    _assert_pattern(dest, "qcow2", 0x00, 4 * MIB, MIB)
+
+
 def test_other_options_are_a_different_output(tmp_path, delta_chain):
     dest = tmp_path / "disk.img"
     convert.convert(_request(delta_chain, dest, dest_format="raw"))
