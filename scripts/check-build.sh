@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the collection artifact, install it into an empty collections path, and render the docs
-# of every plugin with ansible-doc: what a user gets from Galaxy must work on its own.
+# of every plugin and role with ansible-doc: what a user gets from Galaxy must work on its own.
 set -euo pipefail
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -17,4 +17,11 @@ for kind in module inventory; do
   done
 done
 [ "$count" -gt 0 ] || { echo "no plugins found in the built collection" >&2; exit 1; }
-echo "built, installed and documented $count plugins"
+roles=0
+for role in $(ansible-doc -t role -l hyper2kvm.migrate --json | python -c 'import json,sys; print(" ".join(json.load(sys.stdin)))'); do
+  ansible-doc -t role "$role" >"$work/doc.txt" || { echo "ansible-doc failed for role $role" >&2; exit 1; }
+  grep -q "ENTRY POINT: \*main\*" "$work/doc.txt" || { echo "no argument specs rendered for role $role" >&2; exit 1; }
+  roles=$((roles + 1))
+done
+[ "$roles" -ge 7 ] || { echo "expected the 7 roles in the built collection, found $roles" >&2; exit 1; }
+echo "built, installed and documented $count plugins and $roles roles"

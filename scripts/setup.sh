@@ -7,16 +7,9 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 install_debian_packages() {
-  local wanted missing=()
+  local wanted
   mapfile -t wanted < <(grep -Ev '^\s*(#|$)' "$REPO_ROOT/scripts/debian-packages.txt")
-  for pkg in "${wanted[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${missing[*]}. Run as root or: sudo apt-get install ${missing[*]}"
-  log "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  ensure_debian_packages "${wanted[@]}"
 }
 
 # libguestfs and QEMU need a readable kernel and a /dev/kvm the qemu group can open (what udev
@@ -33,11 +26,14 @@ create_venv() {
   if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
-  log "creating venv $VENV"
-  rm -rf "$VENV"
-  # Debian's python, so that --system-site-packages exposes python3-guestfs and python3-libvirt.
-  /usr/bin/python3 -m venv --system-site-packages "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating venv $VENV"
+    # Debian's python, so that --system-site-packages exposes python3-guestfs and python3-libvirt.
+    /usr/bin/python3 -m venv --system-site-packages "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+  fi
+  # A changed requirements file only adds or moves pins: install into the venv we have.
+  log "installing $reqs into $VENV"
   "$VENV/bin/python" -m pip install -q -r "$reqs"
   "$VENV/bin/python" -c 'import guestfs, libvirt' || die "venv cannot import guestfs/libvirt"
   echo "$want" >"$stamp"
@@ -46,7 +42,8 @@ create_venv() {
 # No Galaxy here: the collections we use come out of the 'ansible' community wheel on PyPI.
 vendor_collections() {
   local stamp="$COLLECTIONS_DIR/.ansible-$ANSIBLE_COMMUNITY_VERSION" tmp wheel
-  [ -f "$stamp" ] && return 0
+  # The stamp records which collections were taken: a changed list vendors again.
+  [ "$(cat "$stamp" 2>/dev/null)" = "$VENDORED_COLLECTIONS" ] && return 0
   log "vendoring collections ($VENDORED_COLLECTIONS) from ansible==$ANSIBLE_COMMUNITY_VERSION"
   tmp="$(mktemp -d)"
   "$VENV/bin/python" -m pip download -q --no-deps -d "$tmp" "ansible==$ANSIBLE_COMMUNITY_VERSION"
@@ -64,7 +61,7 @@ with zipfile.ZipFile(wheel) as zf:
 PY
   done
   rm -rf "$tmp"
-  touch "$stamp"
+  echo "$VENDORED_COLLECTIONS" >"$stamp"
 }
 
 # ansible-test bootstraps pip in each venv it makes by downloading get-pip.py from a host that is
@@ -94,5 +91,8 @@ fix_device_permissions
 create_venv
 vendor_collections
 ansible_test_pip_bootstrap
+# The test vCenter (govmomi's simulator with our fixes): built once into the
+# cache, well under a second after that.
+bash "$REPO_ROOT/scripts/setup-vcsim.sh" >/dev/null
 mkdir -p "$LIBGUESTFS_CACHEDIR"
 log "set-up complete (cache: $HYPER2KVM_CACHE)"

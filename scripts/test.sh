@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of hyper2kvm.migrate on this machine, doing all set-up first (scripts/setup.sh,
 # the cached fixture guest). Usage: scripts/test.sh [stage ...]
-#   stages: sanity units integration lint build e2e (default: all, in that order)
+#   stages: sanity units integration lint build e2e molecule (default: all, in that order)
 # Ends with one line "N passed, N failed" (test cases from pytest's JUnit files, one per other stage).
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STAGES=("$@")
-[ ${#STAGES[@]} -gt 0 ] || STAGES=(sanity units integration lint build e2e)
+[ ${#STAGES[@]} -gt 0 ] || STAGES=(sanity units integration lint build e2e molecule)
 OUT="$REPO_ROOT/tests/output/run"
 PASSED=0
 FAILED=0
@@ -68,7 +68,7 @@ fi
 if wants units; then
   run_stage units bash -c "ansible-test units --python 3.11 --color no --requirements; rc=\$?; for f in tests/output/junit/*units*.xml; do cp \"\$f\" '$OUT'/units-\$(basename \"\$f\" .xml).junit.xml; done; exit \$rc"
 fi
-if wants integration || wants e2e; then
+if wants integration || wants e2e || wants molecule; then
   bash "$REPO_ROOT/scripts/start-libvirt.sh" || { FAILED=$((FAILED + 1)); FAILED_STAGES+=(libvirt); }
   FIXTURES="$(fixture_dir)" || { FAILED=$((FAILED + 1)); FAILED_STAGES+=(fixture); FIXTURES=""; }
   export HYPER2KVM_FIXTURES="$FIXTURES"
@@ -92,6 +92,10 @@ if wants build; then
 fi
 if wants e2e; then
   run_stage e2e python -m pytest tests/e2e -v -p no:cacheprovider --junitxml "$OUT/e2e.junit.xml"
+fi
+if wants molecule; then
+  # converge + idempotence + verify of migrate.yml on a fixture variant (extensions/molecule/default).
+  run_stage molecule molecule test -s default
 fi
 
 if [ ${#FAILED_STAGES[@]} -gt 0 ]; then

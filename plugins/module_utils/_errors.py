@@ -64,3 +64,15 @@ class CommandError(MigrationError):
 
 class MissingDependencyError(MigrationError):
     """A program or library the conversion host lacks."""
+
+
+class ConnectionFailedError(MigrationError):
+    """A remote service (vCenter, a cloud API) could not be reached, or the conversation broke off."""
+
+
+class AuthenticationError(ConnectionFailedError):
+    """The service refused the credentials."""
+
+
+class CertificateError(ConnectionFailedError):
+    """The service's TLS certificate could not be verified."""

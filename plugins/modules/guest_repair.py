@@ -61,6 +61,14 @@ options:
       and with the repair recorded in its C(notes). Its NICs' MACs pin interfaces whose configuration
       names no MAC (by C(name_in_guest), or the one MAC left for the one interface without one).
     type: dict
+  record:
+    description:
+      - A JSON file that remembers a successful repair of this very image (same path, inode and device)
+        with the same options. When it matches, the module returns the recorded result with
+        RV(cached=true) and C(changed=false) without launching the appliance (a launch takes minutes
+        without KVM). A reconverted image is a new file and is repaired again.
+      - Written after every successful real run. Delete it to force a fresh look at the guest.
+    type: path
 notes:
   - Requires libguestfs and its Python binding (see M(hyper2kvm.migrate.guest_info)). Under TCG a repair
     that rebuilds one initramfs takes about three minutes.
@@ -123,6 +131,10 @@ notes:
   returned: always
   type: list
   elements: str
+cached:
+  description: Whether the result came from O(record) instead of a look at the guest.
+  returned: always
+  type: bool
 image:
   description: The image repaired (path, format).
   returned: always
@@ -137,12 +149,22 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils import _model
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import MigrationError
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import appliance, inspect, repair
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import appliance, inspect, record, repair
 
 
 def _nic_macs(vm):
     return dict((nic["name_in_guest"], nic["mac"]) for nic in (vm or {}).get("nics", [])
                 if nic.get("name_in_guest") and nic.get("mac"))
+
+
+def _recorded(params, options):
+    """The result on record for this image and options, marked cached and unchanged, or None."""
+    if not params["record"]:
+        return None
+    result = record.load(params["record"], params["path"], options)
+    if result is not None:
+        result.update(changed=False, cached=True)
+    return result
 
 
 def main():
@@ -154,6 +176,7 @@ def main():
             serial_console=dict(type="bool", default=False),
             update_grub=dict(type="bool", default=False),
             vm=dict(type="dict"),
+            record=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -166,12 +189,20 @@ def main():
     try:
         if params["vm"] is not None:
             _model.validate(params["vm"])
-        result = repair.repair(params["path"], image_format=params["format"], options=options,
-                               check_mode=module.check_mode)
+        result = _recorded(params, options)
+        if result is None:
+            result = repair.repair(params["path"], image_format=params["format"], options=options,
+                                   check_mode=module.check_mode)
+            result["cached"] = False
+            if params["record"] and not module.check_mode:
+                record.save(params["record"], params["path"], options,
+                            dict((k, v) for k, v in result.items() if k != "diff"))
     except MigrationError as exc:
         module.fail_json(**exc.result())
+    except OSError as exc:
+        module.fail_json(msg="Could not write the repair record %s: %s." % (params["record"], exc))
     facts = result.pop("facts")
-    diff = result.pop("diff")
+    diff = result.pop("diff", [])
     if module._diff:
         result["diff"] = diff
     if params["vm"] is not None:

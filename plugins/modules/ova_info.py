@@ -168,7 +168,7 @@ warnings:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import MigrationError
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils import _info_module
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources import ova
 
 
@@ -180,14 +180,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = ova.describe(module.params["path"], verify_manifest=module.params["verify_manifest"])
-    except MigrationError as exc:
-        module.fail_json(**exc.result())
-    # Ansible collects module.warn() into the result's `warnings` and shows them to the user.
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    module.exit_json(changed=False, **result)
+    _info_module.exit_with(module, lambda: ova.describe(module.params["path"],
+                                                        verify_manifest=module.params["verify_manifest"]))
 
 
 if __name__ == "__main__":

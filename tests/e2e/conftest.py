@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import shutil
@@ -39,6 +40,31 @@ def _make_collection_importable():
 _make_collection_importable()
 
 from support import boot_lock  # noqa: E402  (this folder is on sys.path from here on)
+
+
+# Host files whose guest namesakes hostile guests link to, or that the code edits inside guests: no
+# e2e test may change them on the host (checked around every test).
+HOST_FILES = ("/etc/shadow", "/etc/passwd", "/etc/hosts", "/etc/fstab", "/etc/default/grub",
+              "/etc/network/interfaces", "/etc/selinux/config", "/usr/sbin/update-initramfs")
+
+
+def _host_fingerprint():
+    out = {}
+    for path in HOST_FILES:
+        try:
+            with open(path, "rb") as fh:
+                out[path] = hashlib.sha256(fh.read()).hexdigest()
+        except OSError:
+            out[path] = None
+    return out
+
+
+@pytest.fixture(autouse=True)
+def host_files_untouched():
+    before = _host_fingerprint()
+    yield
+    changed = [p for p, digest in _host_fingerprint().items() if digest != before[p]]
+    assert not changed, "a test modified host files: %s" % ", ".join(changed)
 
 
 def pytest_configure(config):

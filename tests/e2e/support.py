@@ -6,6 +6,9 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import signal
+import socket
+import subprocess
 from pathlib import Path
 
 
@@ -37,3 +40,22 @@ def sha256_stream(fh) -> str:
 def sha256_file(path) -> str:
     with open(path, "rb") as fh:
         return sha256_stream(fh)
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 20):
+    """End a server the test started: SIGTERM by PID, SIGKILL if it has not exited after `grace` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port that nothing listens on (bound for a moment, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

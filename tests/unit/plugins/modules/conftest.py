@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import socket
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -22,3 +23,13 @@ def run_module(capsys):
                 module.main()
         return json.loads(capsys.readouterr().out)
     return run
+
+
+@pytest.fixture
+def closed_port():
+    """A 127.0.0.1 port that nothing listens on (bound for a moment, then released)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port

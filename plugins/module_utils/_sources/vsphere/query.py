@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright: hyper2kvm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The whole vSphere inventory in one paged PropertyCollector query.
+
+One ContainerView over the root folder selects every virtual machine together with the objects
+needed to name what they point at (datastores, networks, port groups, hosts, clusters, folders,
+datacenters); one RetrievePropertiesEx asks only for the property paths describe.py reads, and
+ContinueRetrievePropertiesEx follows the continuation token page by page. Each object comes back as
+a plain record (see to_plain), so everything after this file works without pyVmomi.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import datetime
+
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources.vsphere import connection
+
+try:
+    from pyVmomi import vim, vmodl
+    from pyVmomi.VmomiSupport import DataObject, ManagedObject
+except ImportError:
+    vim = vmodl = DataObject = ManagedObject = None
+
+DEFAULT_PAGE_SIZE = 1000
+
+VM_PATHS = (
+    "name", "parent",
+    "runtime.powerState", "runtime.connectionState", "runtime.host",
+    "config.uuid", "config.instanceUuid", "config.guestId", "config.guestFullName",
+    "config.version", "config.template", "config.firmware",
+    "config.bootOptions.efiSecureBootEnabled", "config.bootOptions.bootOrder",
+    "config.hardware.numCPU", "config.hardware.numCoresPerSocket", "config.hardware.memoryMB",
+    "config.hardware.device", "config.changeTrackingEnabled", "config.keyId", "config.files.vmPathName",
+    "snapshot", "guest.hostName", "guest.net",
+)
+# (type, property paths) of everything the view selects; a type covers its subtypes
+# (Network covers DistributedVirtualPortgroup, ComputeResource covers clusters).
+PROPERTY_SPECS = (
+    ("VirtualMachine", VM_PATHS),
+    ("Datastore", ("name",)),
+    ("Network", ("name",)),
+    ("DistributedVirtualPortgroup", ("key",)),
+    ("HostSystem", ("name", "parent")),
+    ("ComputeResource", ("name",)),
+    ("Folder", ("name", "parent")),
+    ("Datacenter", ("name", "parent")),
+)
+
+
+def moref(obj):
+    """'Type:id', the key records use for managed objects (ids alone may repeat across types on ESXi)."""
+    return "%s:%s" % (obj._wsdlName, obj._moId)
+
+
+def to_plain(value):
+    """A pyVmomi value as JSON-friendly data: data objects become dicts with their "_type" and the
+    properties that are set, managed objects their moref() string, lists lists."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, ManagedObject):
+        return moref(value)
+    if isinstance(value, DataObject):
+        out = {"_type": value._wsdlName}
+        for prop in value._GetPropertyList():
+            item = to_plain(getattr(value, prop.name, None))
+            if item is not None and item != []:
+                out[prop.name] = item
+        return out
+    if isinstance(value, (list, tuple)):
+        return [to_plain(item) for item in value]
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
+def to_record(content):
+    """One ObjectContent as {"_ref": "Type:id", <path>: value, ..., "_missing": {path: fault type}}."""
+    record = {"_ref": moref(content.obj)}
+    for prop in content.propSet or []:
+        record[prop.name] = to_plain(prop.val)
+    missing = dict((item.path, type(item.fault).__name__.split(".")[-1]) for item in content.missingSet or [])
+    if missing:
+        record["_missing"] = missing
+    return record
+
+
+def iterate_pages(first, follow, cancel):
+    """Yield the objects of each page: first() returns the first RetrieveResult, follow(token) the
+    next one, until a result carries no token. A caller that stops early makes us cancel(token), so
+    the server can free what it kept for the rest."""
+    result = first()
+    while result is not None:
+        token = getattr(result, "token", None)
+        try:
+            yield list(getattr(result, "objects", None) or [])
+        except GeneratorExit:
+            if token:
+                try:
+                    cancel(token)
+                except Exception:  # best effort: the session may already be gone
+                    pass
+            raise
+        if not token:
+            return
+        result = follow(token)
+
+
+class InventoryQuery(object):
+    """The paged inventory query over one ServiceInstance; round_trips counts PropertyCollector calls."""
+
+    def __init__(self, si, page_size=DEFAULT_PAGE_SIZE, where="vSphere"):
+        if not isinstance(page_size, int) or page_size < 1:
+            raise ValueError("page_size must be a positive integer")
+        self.si = si
+        self.page_size = page_size
+        self.where = where
+        self.round_trips = 0
+
+    def _filter_spec(self, view):
+        pc = vmodl.query.PropertyCollector
+        traverse = pc.TraversalSpec(name="inventory", path="view", skip=False, type=vim.view.ContainerView)
+        return pc.FilterSpec(
+            objectSet=[pc.ObjectSpec(obj=view, skip=True, selectSet=[traverse])],
+            propSet=[pc.PropertySpec(type=_vim_type(kind), all=False, pathSet=list(paths))
+                     for kind, paths in PROPERTY_SPECS],
+        )
+
+    def _call(self, method, *args, **kwargs):
+        self.round_trips += 1
+        return method(*args, **kwargs)
+
+    def pages(self):
+        """Yield one list of records per page."""
+        with connection.translated_errors(self.where):
+            content = self.si.RetrieveContent()
+            types = [_vim_type(kind) for kind, _paths in PROPERTY_SPECS]
+            view = content.viewManager.CreateContainerView(content.rootFolder, types, True)
+            try:
+                collector = content.propertyCollector
+                spec = self._filter_spec(view)
+                options = vmodl.query.PropertyCollector.RetrieveOptions(maxObjects=self.page_size)
+                for page in iterate_pages(
+                        lambda: self._call(collector.RetrievePropertiesEx, specSet=[spec], options=options),
+                        lambda token: self._call(collector.ContinueRetrievePropertiesEx, token=token),
+                        lambda token: collector.CancelRetrievePropertiesEx(token=token)):
+                    yield [to_record(item) for item in page]
+            finally:
+                try:
+                    view.DestroyView()
+                except Exception:  # the view dies with the session anyway
+                    pass
+
+    def records(self):
+        return [record for page in self.pages() for record in page]
+
+
+def _vim_type(kind):
+    """pyVmomi's class for a vSphere type name ('DistributedVirtualPortgroup' is vim.dvs.*)."""
+    return {"DistributedVirtualPortgroup": vim.dvs.DistributedVirtualPortgroup}.get(kind) or getattr(vim, kind)
