@@ -72,6 +72,9 @@ options:
         O(shutdown_timeout)); the source may still be running, so starting the copy on production
         networks is a decision for the cutover.
       - C(running) then starts it from its persistent definition, on its own networks.
+      - When the check is on record (not repeated), C(running) still starts a shut-off guest
+        (C(changed=true), RV(actions) C([start])); C(shutdown) never stops a guest that runs, since
+        someone may have started it on purpose after its check.
     type: str
     choices: [shutdown, running]
     default: shutdown
