@@ -91,8 +91,9 @@ fix_device_permissions
 create_venv
 vendor_collections
 ansible_test_pip_bootstrap
-# The test vCenter (govmomi's simulator with our fixes): built once into the
+# The test vCenter (govmomi's simulator with our fixes) and Azurite: built or installed once into the
 # cache, well under a second after that.
 bash "$REPO_ROOT/scripts/setup-vcsim.sh" >/dev/null
+bash "$REPO_ROOT/scripts/setup-azure.sh" >/dev/null
 mkdir -p "$LIBGUESTFS_CACHEDIR"
 log "set-up complete (cache: $HYPER2KVM_CACHE)"

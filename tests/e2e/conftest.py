@@ -109,3 +109,18 @@ def one_boot_at_a_time():
     """Hold the host-wide boot lock while a test boots a guest."""
     with boot_lock():
         yield
+
+
+@pytest.fixture(scope="module")
+def blobs(tmp_path_factory):
+    """Azurite (installed into the cache by scripts/setup-azure.sh when missing) on 127.0.0.1, as the
+    DiskBlobs of tests/e2e/azurite.py; one per test module, stopped by PID afterwards."""
+    import azurite
+
+    try:
+        launcher = azurite.install()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with azurite.Azurite(launcher, tmp_path_factory.mktemp("azurite")) as service:
+        yield azurite.DiskBlobs(service)
+    assert service.proc.returncode == 0, service.log.read_text()[-2000:]

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
 
@@ -59,3 +60,29 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class ServerThread:
+    """An http.server server (self.httpd) serving in a daemon thread of the test process. Context manager."""
+
+    thread_name = "test-server"
+
+    def __init__(self, httpd):
+        self.httpd = httpd
+        self.thread = None
+
+    def start(self):
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name=self.thread_name, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -123,6 +123,10 @@ def block_spec(layers):
             if window:
                 node = dict({"driver": "raw", "file": node}, **window)
             node = {"driver": layer["format"], "file": node}
+            if layer["format"] == "vpc" and layer.get("subformat") == "fixed":
+                # A fixed VHD holds exactly the footer's current size; qemu would otherwise size images
+                # of creators it does not know (Azure's among them) by their CHS geometry, cutting them short.
+                node["force_size_calc"] = "current_size"
             if layer["format"] in _BACKING_DRIVERS:
                 node["backing"] = spec
         spec = node
