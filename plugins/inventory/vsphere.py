@@ -42,15 +42,6 @@ options:
       - Number of objects asked for per round trip of the inventory query.
     type: int
     default: 1000
-  names:
-    description:
-      - Only VMs with one of these exact names. A warning names any that were not found.
-    type: list
-    elements: str
-  name_regex:
-    description:
-      - Only VMs whose name matches this Python regular expression (searched, not anchored).
-    type: str
   folder:
     description:
       - Only VMs in this inventory folder or below it, for example C(/DC0/vm/web) (the C(h2k_folder)
@@ -83,6 +74,7 @@ seealso:
   - module: hyper2kvm.migrate.vsphere_vm_info
 extends_documentation_fragment:
   - hyper2kvm.migrate.vsphere
+  - hyper2kvm.migrate.name_filters
   - constructed
   - inventory_cache
 """

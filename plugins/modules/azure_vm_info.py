@@ -36,15 +36,6 @@ options:
     type: list
     elements: str
     aliases: [resource_group]
-  names:
-    description:
-      - Only VMs with one of these exact names. A warning names any that were not found.
-    type: list
-    elements: str
-  name_regex:
-    description:
-      - Only VMs whose name matches this Python regular expression (searched, not anchored).
-    type: str
   tags:
     description:
       - Only VMs that carry every one of these tags, each written V(NAME) (any value) or V(NAME:VALUE).
@@ -77,6 +68,7 @@ seealso:
   - module: hyper2kvm.migrate.guest_info
 extends_documentation_fragment:
   - hyper2kvm.migrate.azure
+  - hyper2kvm.migrate.name_filters
   - hyper2kvm.migrate.attributes
   - hyper2kvm.migrate.attributes.info_module
 """

@@ -34,16 +34,6 @@ options:
       - Larger pages mean fewer round trips and more memory per answer.
     type: int
     default: 1000
-  names:
-    description:
-      - Only VMs with one of these exact names. A warning names any that were not found.
-    type: list
-    elements: str
-  name_regex:
-    description:
-      - Only VMs whose name matches this Python regular expression (searched, not anchored; use
-        C(^) and C($) to anchor it).
-    type: str
   folder:
     description:
       - Only VMs in this inventory folder or below it, written as a path from the top of the
@@ -76,6 +66,7 @@ seealso:
   - module: hyper2kvm.migrate.guest_info
 extends_documentation_fragment:
   - hyper2kvm.migrate.vsphere
+  - hyper2kvm.migrate.name_filters
   - hyper2kvm.migrate.attributes
   - hyper2kvm.migrate.attributes.info_module
 """

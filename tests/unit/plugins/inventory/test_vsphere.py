@@ -18,6 +18,7 @@ from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 
+from ansible_collections.hyper2kvm.migrate.plugins.doc_fragments import name_filters
 from ansible_collections.hyper2kvm.migrate.plugins.inventory import vsphere as vsphere_inventory
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources.vsphere import connection
 from ansible_collections.hyper2kvm.migrate.plugins.modules import vsphere_vm_info
@@ -47,10 +48,19 @@ def test_connection_options_are_the_argument_spec(plugin):
         "ca_bundle": None, "proxy_host": None, "proxy_port": None}
 
 
+def _options(documentation):
+    """The documented options, with those of the shared name-filter fragment when it is extended."""
+    doc = yaml.safe_load(documentation)
+    options = dict(doc["options"])
+    if "hyper2kvm.migrate.name_filters" in doc.get("extends_documentation_fragment", []):
+        options.update(yaml.safe_load(name_filters.ModuleDocFragment.DOCUMENTATION)["options"])
+    return options
+
+
 def test_filter_options_match_the_module():
     """Same names, types, choices and defaults as vsphere_vm_info's filters."""
-    module_doc = yaml.safe_load(vsphere_vm_info.DOCUMENTATION)["options"]
-    plugin_doc = yaml.safe_load(vsphere_inventory.DOCUMENTATION)["options"]
+    module_doc = _options(vsphere_vm_info.DOCUMENTATION)
+    plugin_doc = _options(vsphere_inventory.DOCUMENTATION)
 
     def shape(option):
         return dict((key, option.get(key)) for key in ("type", "elements", "choices", "default"))
