@@ -16,8 +16,9 @@ description:
   - Inspects the guest on a converted disk image and makes it boot on KVM's virtio devices. C(/etc/fstab)
     and the kernel command line (C(/etc/default/grub), C(grub.cfg) and Boot Loader Specification entries)
     name the root and other filesystems by UUID instead of bus-dependent device names such as
-    C(/dev/sda1); the virtio drivers are added to the initramfs configuration and the initramfs is
-    rebuilt, inside the guest, only for the kernels whose initramfs lacks them, then listed to prove it;
+    C(/dev/sda1); the virtio drivers are added to the initramfs configuration (so that every later
+    rebuild includes them) and, only for the kernels whose initramfs lacks them, appended to that
+    initramfs (or it is rebuilt, see O(initramfs_method)), which is then listed to prove it;
     network interfaces without a name pinned to their MAC get a C(.link) file that keeps the old name
     (the domain reuses the source MAC); VMware tools are removed (their services are masked when the
     package manager fails).
@@ -56,6 +57,20 @@ options:
       inside the guest and re-check its C(root=).
     type: bool
     default: false
+  initramfs_method:
+    description:
+      - How an initramfs without the virtio drivers gets them now (the configuration is written either way).
+      - C(append) adds one uncompressed cpio archive at the end of the existing initramfs with the drivers,
+        their dependencies and the kernel's module indexes. The kernel unpacks every archive in the file,
+        so the image boots from virtio; it takes seconds where a rebuild inside the appliance takes minutes
+        without KVM. The guest's own C(lsinitramfs)/C(lsinitrd) do not show the appended archive; the next
+        kernel update rebuilds the image from the configuration. When appending is not possible (no
+        C(modules.dep), a driver file missing, an initramfs that cannot be listed) the image is rebuilt
+        and a note says why.
+      - C(rebuild) runs the guest's C(update-initramfs -u -k <version>) or C(dracut -f) in the appliance.
+    type: str
+    choices: [append, rebuild]
+    default: append
   vm:
     description: A VM description (from a C(*_info) module). Returned as RV(vm), refined by the inspection
       and with the repair recorded in its C(notes). Its NICs' MACs pin interfaces whose configuration
@@ -71,7 +86,7 @@ options:
     type: path
 notes:
   - Requires libguestfs and its Python binding (see M(hyper2kvm.migrate.guest_info)). Under TCG a repair
-    that rebuilds one initramfs takes about three minutes.
+    that rebuilds one initramfs takes about three minutes; appending to it takes seconds.
 seealso:
   - module: hyper2kvm.migrate.guest_info
   - module: hyper2kvm.migrate.disk_convert
@@ -104,7 +119,8 @@ EXAMPLES = r"""
 RETURN = r"""
 steps:
   description: The change log, one entry per step done (id, action, path, reason, status, seconds,
-    sha256_before/sha256_after for files, command and output for commands, kernel for initramfs rebuilds).
+    sha256_before/sha256_after for files and extended initramfs images, command and output for commands,
+    kernel for initramfs steps, with method C(append) (modules_added, bytes_appended) or C(rebuild)).
   returned: always
   type: list
   elements: dict
@@ -114,7 +130,7 @@ plan:
   type: list
   elements: dict
 kernels_rebuilt:
-  description: Kernel versions whose initramfs was (or would be) rebuilt.
+  description: Kernel versions whose initramfs was (or would be) given the virtio drivers (appended or rebuilt).
   returned: always
   type: list
   elements: str
@@ -175,6 +191,7 @@ def main():
             remove_vmware_tools=dict(type="bool", default=True),
             serial_console=dict(type="bool", default=False),
             update_grub=dict(type="bool", default=False),
+            initramfs_method=dict(type="str", choices=["append", "rebuild"], default="append"),
             vm=dict(type="dict"),
             record=dict(type="path"),
         ),
@@ -183,7 +200,8 @@ def main():
     if appliance.guestfs is None:
         module.fail_json(msg=missing_required_lib(appliance.GUESTFS_LIB))
     params = module.params
-    options = dict((k, params[k]) for k in ("remove_vmware_tools", "serial_console", "update_grub"))
+    options = dict((k, params[k]) for k in ("remove_vmware_tools", "serial_console", "update_grub",
+                                            "initramfs_method"))
     options["nic_macs"] = _nic_macs(params["vm"])
     options["source_macs"] = [nic["mac"] for nic in (params["vm"] or {}).get("nics", []) if nic.get("mac")]
     try:

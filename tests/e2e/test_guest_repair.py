@@ -67,6 +67,9 @@ def test_repair_changes_and_logs_every_step(repaired, fixture_guest):
         step = by_path[path]
         assert step["status"] == "changed" and step["sha256_before"] != step["sha256_after"], step
     assert result["kernels_rebuilt"] == [fixture_guest["kernel"]]
+    extended = next(s for s in result["steps"] if s.get("kernel"))
+    assert extended["method"] == "append" and "virtio_blk" in extended["modules_added"]
+    assert extended["sha256_before"] != extended["sha256_after"] and extended["bytes_appended"] > 0
     assert any(s["action"] == "remove_package" and s["status"] == "changed" for s in result["steps"])
     facts = result["facts"]
     assert facts["network"]["interfaces"][0]["pinned_by"]  # ens192 stays tied to its MAC: no change needed

@@ -101,10 +101,13 @@ def test_repair_takes_the_variant_path(variant, repaired):
     assert "root=%s " % variant["cmdline_root"] not in grub["after"]
     assert "root=UUID=%s " % variant["root_uuid"] in grub["after"]
 
-    # initramfs: the guest's own tool, configured for virtio, rebuilt and verified by listing
+    # initramfs: the guest's tool configured for virtio (for every later rebuild), the drivers appended
+    # to the image now and verified by listing it (the boot below proves the kernel unpacks them)
     rebuilds = [s for s in result["steps"] if s.get("kernel")]
     assert [s["kernel"] for s in rebuilds] == [variant["kernel"]] == result["kernels_rebuilt"]
-    assert rebuilds[0]["status"] == "changed"
+    assert rebuilds[0]["status"] == "changed" and rebuilds[0]["method"] == "append"
+    assert {"virtio_blk", "virtio_pci", "virtio_net"} <= set(rebuilds[0]["modules_added"])
+    assert rebuilds[0]["sha256_before"] != rebuilds[0]["sha256_after"]
     assert facts["initramfs"]["tool"] == variant["initramfs_tool"]
     if variant["initramfs_tool"] == "dracut":
         assert rebuilds[0]["command"][0] == "dracut"

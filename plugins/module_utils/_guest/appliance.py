@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import mmap
 import os
 import posixpath
 import shutil
@@ -31,6 +32,7 @@ import time
 
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import (
     InvalidInputError, MigrationError, MissingDependencyError)
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.linux import cpio
 
 try:
     import guestfs
@@ -43,6 +45,7 @@ KVM_PVM = "/sys/module/kvm_pvm"
 DEV_KVM = "/dev/kvm"
 TEXT_LIMIT = 1024 * 1024
 INITRD_LIMIT = 512 * 1024 * 1024
+READ_FILE_MAX = 2 * 1024 * 1024
 TCG_MEMSIZE = 1024
 LAUNCH_TIMEOUT = {"tcg": 300, "kvm": 120}
 OP_TIMEOUT = 600
@@ -100,6 +103,15 @@ def _relative(name):
     while name.startswith("./") or name.startswith("/"):
         name = name[1:] if name.startswith("/") else name[2:]
     return name
+
+
+def _appended_names(local):
+    """cpio.appended_names of a local file, read through mmap (an initramfs can be large)."""
+    if os.path.getsize(local) == 0:
+        return []
+    with open(local, "rb") as handle:
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return cpio.appended_names(data)
 
 
 def _in_pseudo_dir(path):
@@ -161,6 +173,7 @@ class Appliance(object):
         self.launch_seconds = None
         self._log = collections.deque(maxlen=_TAIL)
         self._dead = False
+        self._listings = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     def __enter__(self):
@@ -349,7 +362,21 @@ class Appliance(object):
             self.finding("file_too_large", "%s %s is %s bytes, more than the %d bytes allowed: not read."
                          % (what, path, size, limit), path)
             return None
-        return target, self.call(self.g.read_file, target)
+        return target, self._fetch(target, size)
+
+    def _fetch(self, target, size):
+        """The bytes of a guest file: read_file for small ones, a download for those the library's
+        message size limit (4 MiB) would refuse."""
+        if size <= READ_FILE_MAX:
+            return self.call(self.g.read_file, target)
+        local = os.path.join(self.tmpdir, "fetch.copy")
+        try:
+            self.call(self.g.download, target, local)
+            with open(local, "rb") as handle:
+                return handle.read()
+        finally:
+            if os.path.exists(local):
+                os.unlink(local)
 
     def read_text(self, path, limit=TEXT_LIMIT, what="file"):
         """Text of a guest file, or None with a finding. A file with NUL bytes is binary, not config,
@@ -370,36 +397,44 @@ class Appliance(object):
             return data.decode("utf-8", "replace")
 
     def initrd_listing(self, path):
-        """Paths inside an initramfs (microcode-prefixed and compressed ones too), or None with a finding."""
+        """Paths inside an initramfs, or None with a finding: the main archive as libguestfs or the host's
+        lsinitramfs/lsinitrd list it (early-microcode prefixes and compression included), plus the
+        uncompressed archives appended after it (cpio.appended_names), which those tools do not show.
+        Remembered per file and size, so that inspection and repair list an image once."""
         target = self.regular_file(path, "initramfs")
         if target is None:
-            return None
-        listing = self.try_call(self.g.initrd_list, target)
-        if listing:
-            return [_relative(name) for name in listing]
-        return self._initrd_listing_on_host(path, target)
-
-    def _initrd_listing_on_host(self, path, target):
-        """Fallback: copy the initramfs out (never mount it) and list the copy with the host's tools."""
-        tools = [t for t in (shutil.which("lsinitramfs"), shutil.which("lsinitrd")) if t]
-        if not tools:
-            self.finding("initramfs_unlisted", "Cannot list %s: libguestfs could not, and the host has neither "
-                         "lsinitramfs (initramfs-tools-core) nor lsinitrd (dracut)." % path, path)
             return None
         size = self.try_call(self.g.filesize, target) or 0
         if size > INITRD_LIMIT:
             self.finding("file_too_large", "initramfs %s is %d bytes: not listed." % (path, size), path)
             return None
-        local = os.path.join(self.tmpdir, "initrd.copy")
+        key = (target, size)
+        if key not in self._listings:
+            local = os.path.join(self.tmpdir, "initrd.copy")
+            try:
+                self.call(self.g.download, target, local)
+                listing = self.try_call(self.g.initrd_list, target)
+                main = [_relative(n) for n in listing] if listing else self._initrd_listing_on_host(path, local)
+                if main is None:
+                    return None
+                self._listings[key] = main + [_relative(n) for n in _appended_names(local)]
+            finally:
+                if os.path.exists(local):
+                    os.unlink(local)
+        return list(self._listings[key])
+
+    def _initrd_listing_on_host(self, path, local):
+        """The listing of the downloaded copy (never mounted) by the host's tools, or None with a finding."""
+        tools = [t for t in (shutil.which("lsinitramfs"), shutil.which("lsinitrd")) if t]
+        if not tools:
+            self.finding("initramfs_unlisted", "Cannot list %s: libguestfs could not, and the host has neither "
+                         "lsinitramfs (initramfs-tools-core) nor lsinitrd (dracut)." % path, path)
+            return None
         try:
-            self.call(self.g.download, target, local)
-            argv = [tools[0], local]
-            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300, check=False)
+            proc = subprocess.run([tools[0], local], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300,
+                                  check=False)
         except subprocess.TimeoutExpired:
             proc = None
-        finally:
-            if os.path.exists(local):
-                os.unlink(local)
         if proc is None or proc.returncode != 0:
             self.finding("initramfs_unlisted", "Cannot list initramfs %s: %s" % (
                 path, "timed out" if proc is None else proc.stderr.decode("utf-8", "replace").strip()[:300]), path)

@@ -11,6 +11,8 @@ steps through the appliance and verifies each.
 Step: {"id", "action": "write_file"|"run"|"remove_package"|"disable_service", "path", "reason", ...}
   write_file: "edit" (fstab, grub_default, grub_cfg, bls, initramfs_modules, content), "content"
   run: "command" (argv list), "kind" (initramfs|bootloader), "kernel" (for initramfs rebuilds)
+  append_initramfs: "kernel", "modules_dir", "builtin", "command" (the rebuild, when appending is not
+    possible); kind initramfs
   remove_package: "packages", "command", "services" (masked instead when the command fails)
   disable_service: "unit"
 """
@@ -27,7 +29,8 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.linux imp
 
 SERIAL_ARG = "console=ttyS0,115200"
 DEFAULTS = {"remove_vmware_tools": True, "serial_console": False, "update_grub": False, "nic_macs": {},
-            "source_macs": []}
+            "source_macs": [], "initramfs_method": "append"}
+INITRAMFS_METHODS = ("append", "rebuild")
 _APPLIANCE_PART = re.compile(r"^/dev/sd([a-z]{1,3})(\d+)\Z")
 _GRUB_CFG = re.compile(r"(^|/)(grub\.cfg|menu\.lst|grub\.conf)\Z")
 _BLS = re.compile(r"/loader/entries/[^/]+\.conf\Z")
@@ -152,7 +155,10 @@ def _vmware_steps(steps, facts, options):
               unit=unit, name="mask-" + unit.split(".")[0])
 
 
-def _initramfs_steps(steps, facts, notes):
+def _initramfs_steps(steps, facts, options, notes):
+    method = options["initramfs_method"]
+    if method not in INITRAMFS_METHODS:
+        raise ValueError("initramfs_method must be one of %s" % ", ".join(INITRAMFS_METHODS))
     info = facts.get("initramfs") or {}
     kernels = info.get("kernels") or []
     for kernel in kernels:
@@ -177,9 +183,16 @@ def _initramfs_steps(steps, facts, notes):
         version = kernel["version"]
         command = (["update-initramfs", "-u", "-k", version] if tool == "initramfs-tools"
                    else ["dracut", "-f", kernel["initrd"], version])
-        _step(steps, "run", kernel["initrd"], "Rebuild the initramfs of %s (lacks %s)"
-              % (version, ", ".join(kernel["initrd_missing_virtio"])), kind="initramfs", kernel=version,
-              builtin=kernel.get("virtio_builtin") or [], command=command, name="initramfs-" + version)
+        lacks = ", ".join(kernel["initrd_missing_virtio"])
+        common = dict(kind="initramfs", kernel=version, builtin=kernel.get("virtio_builtin") or [], command=command,
+                      name="initramfs-" + version)
+        if method == "append":
+            _step(steps, "append_initramfs", kernel["initrd"], "Append the virtio drivers to the initramfs of %s "
+                  "(lacks %s); the next rebuild takes them from the configuration" % (version, lacks),
+                  modules_dir="/lib/modules/" + version, **common)
+        else:
+            _step(steps, "run", kernel["initrd"], "Rebuild the initramfs of %s (lacks %s)" % (version, lacks),
+                  **common)
 
 
 def plan(facts, options=None):
@@ -199,7 +212,7 @@ def plan(facts, options=None):
     _bootloader_steps(steps, facts, options, umap)
     _network_steps(steps, facts, options, notes)
     _vmware_steps(steps, facts, options)
-    _initramfs_steps(steps, facts, notes)
+    _initramfs_steps(steps, facts, options, notes)
     return steps, notes
 
 

@@ -24,13 +24,15 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import (
     CommandError, IntegrityError, InvalidInputError, MigrationError, UnsafeInputError, UnsupportedError)
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import inspect, linux_repair
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.appliance import Appliance, unsafe_findings
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.linux import initramfs
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.linux import cpio, initramfs
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.overlay import Overlay
 
 FORMATS = ("qcow2", "raw")
 SHELL_ENV = "PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH; DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND; "
 _TAIL = 1500
 _RC_MARK = "h2k-exit-status="
+_APPEND_CHUNK = 1024 * 1024  # below the library's 4 MiB message limit
+_MODULE_LIMIT = 64 * 1024 * 1024
 # Errors a step passes on with their own class; anything else becomes a plain MigrationError.
 _KEPT_ERRORS = (MigrationError, IntegrityError, InvalidInputError, UnsafeInputError, UnsupportedError)
 
@@ -154,15 +156,70 @@ def _apply_write(app, step, umap):
     return "changed"
 
 
+def _verify_initramfs(app, step, done):
+    listing = app.initrd_listing(step["path"])
+    missing = initramfs.missing_virtio(listing, step.get("builtin")) if listing is not None else None
+    if missing is None or missing:
+        raise IntegrityError("Step %s: the %s initramfs %s %s." % (
+            step["id"], done, step["path"], "cannot be listed" if missing is None else "still lacks " + ", ".join(missing)),
+            fix="Check the guest's initramfs configuration (%s)." % (step.get("output") or "")[-300:])
+
+
 def _apply_run(app, step, facts):
     step["output"] = _sh(app, step, step["command"])
     if step.get("kind") == "initramfs":
-        listing = app.initrd_listing(step["path"])
-        missing = initramfs.missing_virtio(listing, step.get("builtin")) if listing is not None else None
-        if missing is None or missing:
-            raise IntegrityError("Step %s: the rebuilt initramfs %s %s." % (
-                step["id"], step["path"], "cannot be listed" if missing is None else "still lacks " + ", ".join(missing)),
-                fix="Check the guest's initramfs configuration (%s)." % step["output"][-300:])
+        step["method"] = "rebuild"
+        _verify_initramfs(app, step, "rebuilt")
+    return "changed"
+
+
+class _CannotAppend(Exception):
+    pass
+
+
+def _virtio_archive(app, step):
+    """(cpio archive bytes, module names) that give the initramfs of step["kernel"] the virtio drivers
+    it lacks, with their dependencies and the kernel's module indexes; _CannotAppend saying why not."""
+    listing = app.initrd_listing(step["path"])
+    if listing is None:
+        raise _CannotAppend("the initramfs cannot be listed")
+    folder = step["modules_dir"]
+    dep = app.read_text(folder + "/modules.dep", limit=_MODULE_LIMIT, what="module index")
+    if dep is None:
+        raise _CannotAppend("%s/modules.dep cannot be read" % folder)
+    try:
+        paths = initramfs.modules_to_append(listing, initramfs.parse_modules_dep(dep), step.get("builtin"))
+    except InvalidInputError as exc:
+        raise _CannotAppend(exc.message)
+    root = initramfs.modules_root(listing, step["kernel"])
+    members = []
+    for name in paths + [i for i in initramfs.MODULE_INDEXES if app.exists(folder + "/" + i)]:
+        found = app.read_bytes(folder + "/" + name, limit=_MODULE_LIMIT, what="kernel module file")
+        if found is None:
+            raise _CannotAppend("%s/%s cannot be read" % (folder, name))
+        members.append((root + "/" + name, found[1]))
+    entries = [(d, None) for d in cpio.parent_dirs([m[0] for m in members], root)] + members
+    return cpio.archive(entries, mtime=int(time.time())), [initramfs.module_name(p) for p in paths]
+
+
+def _apply_append(app, step, notes):
+    """Append the drivers to the initramfs as one more archive (see cpio.py); rebuild it instead when
+    that is not possible (no modules.dep, a driver file missing, an initramfs that cannot be listed)."""
+    try:
+        segment, added = _virtio_archive(app, step)
+    except _CannotAppend as exc:
+        notes.append("The initramfs of %s could not be extended (%s): it was rebuilt instead." % (step["kernel"], exc))
+        step["method"] = "rebuild"
+        return _apply_run(app, step, None)
+    target = app.regular_file(step["path"], "initramfs")
+    before = app.call(app.g.checksum, "sha256", target)
+    size = app.call(app.g.filesize, target)
+    data = b"\0" * ((4 - size % 4) % 4) + segment  # the kernel reads archive headers at 4-byte boundaries
+    for offset in range(0, len(data), _APPEND_CHUNK):
+        app.call(app.g.write_append, target, data[offset:offset + _APPEND_CHUNK])
+    step.update(method="append", modules_added=added, bytes_appended=len(data), sha256_before=before,
+                sha256_after=app.call(app.g.checksum, "sha256", target))
+    _verify_initramfs(app, step, "extended")
     return "changed"
 
 
@@ -202,6 +259,8 @@ def _apply(app, steps, facts, notes, hook):
                 status = _apply_write(app, step, umap)
             elif step["action"] == "run":
                 status = _apply_run(app, step, facts)
+            elif step["action"] == "append_initramfs":
+                status = _apply_append(app, step, notes)
             elif step["action"] == "remove_package":
                 status = _apply_remove(app, step, facts, notes)
             else:
@@ -221,7 +280,7 @@ def _apply(app, steps, facts, notes, hook):
 
 def _log_entry(step):
     keys = ("id", "action", "path", "reason", "status", "seconds", "sha256_before", "sha256_after", "command",
-            "packages", "unit", "kernel", "output")
+            "packages", "unit", "kernel", "method", "modules_added", "bytes_appended", "output")
     return dict((k, step[k]) for k in keys if step.get(k) is not None)
 
 

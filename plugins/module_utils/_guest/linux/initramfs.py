@@ -176,3 +176,61 @@ def kernels(files):
         out.append({"version": version, "vmlinuz": path, "initrd": initrd})
     out.sort(key=lambda k: _version_key(k["version"]), reverse=True)
     return out
+
+
+# --- appending the drivers to an existing initramfs (see cpio.py for why) --------------------------------
+# The module indexes kmod reads (the .bin ones; the text ones for older tools). An appended archive
+# replaces the initramfs's own copies with the kernel's complete ones, so the new drivers resolve by
+# name and by alias; entries for modules the initramfs does not carry fail to load quietly, as they
+# would on any initramfs.
+MODULE_INDEXES = ("modules.dep", "modules.dep.bin", "modules.alias", "modules.alias.bin", "modules.symbols",
+                  "modules.symbols.bin", "modules.softdep", "modules.builtin", "modules.builtin.bin",
+                  "modules.builtin.alias.bin", "modules.builtin.modinfo", "modules.order", "modules.devname")
+
+
+def parse_modules_dep(text):
+    """{module name: {"path": path relative to the modules folder, "deps": [paths]}} from modules.dep."""
+    out = {}
+    for body in bodies(text):
+        path, sep, deps = body.partition(":")
+        path = path.strip()
+        name = module_name(path)
+        if not sep or not name or path.startswith("/") or ".." in path.split("/"):
+            continue
+        out[name] = {"path": path, "deps": [d for d in deps.split() if ".." not in d.split("/")]}
+    return out
+
+
+def modules_root(listing, version):
+    """Where an initramfs keeps the modules of kernel version: "usr/lib/modules/<version>" or
+    "lib/modules/<version>", as its listing shows (a merged-/usr image links lib to usr/lib)."""
+    for prefix in ("usr/lib/modules/%s/" % version, "lib/modules/%s/" % version):
+        if any(as_text(entry).lstrip("./").startswith(prefix) for entry in listing or ()):
+            return prefix.rstrip("/")
+    return "lib/modules/%s" % version
+
+
+def modules_to_append(listing, dep_index, builtin=None, modules=VIRTIO_MODULES):
+    """Paths (relative to the modules folder) of the modules, with everything they depend on, that the
+    initramfs lacks and the kernel does not have built in; InvalidInputError naming a module the kernel
+    has neither as a file nor built in."""
+    modules = _check_modules(modules)
+    have = set()
+    for entry in listing or ():
+        found = module_name(entry)
+        if found:
+            have.add(found)
+    built = set(module_name(b) or _norm(as_text(b).strip()) for b in builtin or ())
+    by_path = dict((info["path"], name) for name, info in dep_index.items())
+    out = []
+    for name in modules:
+        name = _norm(name)
+        if name in built:
+            continue
+        if name not in dep_index:
+            raise InvalidInputError("modules.dep does not know the %s driver of this kernel." % name)
+        for path in [dep_index[name]["path"]] + dep_index[name]["deps"]:
+            dep = by_path.get(path) or module_name(path)
+            if dep not in have and dep not in built and path not in out:
+                out.append(path)
+    return out

@@ -25,6 +25,8 @@ all:
       h2k_source: {type: ova, path: "$fixture/h2k-fixture.ova"}
       h2k_domain_name: h2k-it-migrate
       h2k_boot_marker: "H2K-BOOT-OK h2k-fixture"
+      # The guest's own update-initramfs here (molecule and the e2e tests prove the default, append).
+      h2k_initramfs_method: rebuild
   vars:
     h2k_output_dir: "$work/out"
 YML
@@ -57,6 +59,7 @@ report = json.load(open(folder + "/report.json"))
 assert report["validate"]["passed"] is True, report["validate"]
 assert report["repair"]["committed"] is True
 assert any(s["path"] == "/etc/fstab" and s["status"] == "changed" for s in report["repair"]["steps"])
+assert [s.get("method") for s in report["repair"]["steps"] if s.get("kernel")] == ["rebuild"], report["repair"]
 assert report["define"]["actions"] == ["define"]
 html = open(folder + "/report.html").read()
 assert 'src="data:image/png;base64,iVBORw0KGgo' in html, "no embedded screenshot"

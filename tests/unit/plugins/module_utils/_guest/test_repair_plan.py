@@ -58,13 +58,24 @@ def test_fixture_guest_plan():
     assert _ids(steps) == ["01-fstab", "02-grub-default", "03-grub-cfg", "04-remove-vmware-tools",
                            "05-initramfs-modules", "06-initramfs-" + KERNEL]
     assert [s["action"] for s in steps] == ["write_file", "write_file", "write_file", "remove_package",
-                                            "write_file", "run"]
+                                            "write_file", "append_initramfs"]
     assert steps[3]["command"] == ["dpkg", "--purge", "open-vm-tools"]
     assert steps[3]["services"] == ["vmtoolsd.service"]
+    # appended by default; the rebuild command stays on the step for when appending is not possible
+    assert steps[5]["modules_dir"] == "/lib/modules/" + KERNEL and steps[5]["kernel"] == KERNEL
     assert steps[5]["command"] == ["update-initramfs", "-u", "-k", KERNEL]
     assert steps[5]["path"] == "/boot/initrd.img-" + KERNEL and steps[5]["kind"] == "initramfs"
     assert all(s["reason"] for s in steps)
     assert notes == []  # ens192 is pinned to its MAC by a .link file already: nothing to do
+
+
+def test_rebuild_method_runs_the_guests_tool():
+    steps = linux_repair.plan(FIXTURE_FACTS, {"initramfs_method": "rebuild"})[0]
+    assert steps[4]["path"] == "/etc/initramfs-tools/modules"  # the configuration is written either way
+    assert steps[5]["action"] == "run" and "modules_dir" not in steps[5]
+    assert steps[5]["command"] == ["update-initramfs", "-u", "-k", KERNEL]
+    with pytest.raises(ValueError, match="initramfs_method"):
+        linux_repair.plan(FIXTURE_FACTS, {"initramfs_method": "regenerate"})
 
 
 def test_already_repaired_plan_is_empty():
@@ -93,7 +104,7 @@ def test_rhel_like_dracut_and_rpm():
     facts["initramfs"] = {"tool": "dracut", "kernels": [
         {"version": "5.14.0-427.el9.x86_64", "initrd": "/boot/initramfs-5.14.0-427.el9.x86_64.img",
          "virtio_supported": True, "virtio_builtin": [], "initrd_missing_virtio": ["virtio_blk"]}]}
-    steps = linux_repair.plan(facts)[0]
+    steps = linux_repair.plan(facts, {"initramfs_method": "rebuild"})[0]
     assert [s["action"] for s in steps] == ["remove_package", "write_file", "run"]
     assert steps[0]["command"] == ["rpm", "-e", "--nodeps", "open-vm-tools"]
     assert steps[1]["path"] == "/etc/dracut.conf.d/90-hyper2kvm-virtio.conf"

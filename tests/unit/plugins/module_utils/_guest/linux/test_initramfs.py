@@ -145,3 +145,64 @@ def test_kernels():
 def test_module_names_with_a_trailing_newline_are_refused():
     with pytest.raises(InvalidInputError):
         initramfs.dracut_conf(["virtio_blk\n"])
+
+
+# modules.dep as a Debian 12 kernel (6.1) writes it: paths relative to /lib/modules/<version>, every
+# dependency of a module listed on its line.
+MODULES_DEP = """kernel/drivers/virtio/virtio.ko:
+kernel/drivers/virtio/virtio_ring.ko: kernel/drivers/virtio/virtio.ko
+kernel/drivers/virtio/virtio_pci_modern_dev.ko:
+kernel/drivers/virtio/virtio_pci_legacy_dev.ko:
+kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_modern_dev.ko \
+kernel/drivers/virtio/virtio_pci_legacy_dev.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
+kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
+kernel/drivers/scsi/scsi_mod.ko: kernel/drivers/scsi/scsi_common.ko
+kernel/drivers/scsi/scsi_common.ko:
+kernel/drivers/scsi/virtio_scsi.ko: kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko \
+kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
+kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko
+kernel/net/core/failover.ko:
+kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko kernel/net/core/failover.ko \
+kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
+kernel/drivers/char/virtio_console.ko: kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
+../../etc/shadow.ko: kernel/drivers/virtio/virtio.ko
+"""
+ROOT = "usr/lib/modules/6.1.0-27-amd64/"
+VMWARE_LISTING = [ROOT + p for p in ("kernel/drivers/scsi/scsi_mod.ko", "kernel/drivers/scsi/scsi_common.ko",
+                                     "kernel/drivers/scsi/vmw_pvscsi.ko", "modules.dep", "modules.dep.bin")]
+
+
+def test_parse_modules_dep_skips_paths_out_of_the_folder():
+    index = initramfs.parse_modules_dep(MODULES_DEP)
+    assert index["virtio_pci"]["deps"][-1] == "kernel/drivers/virtio/virtio.ko"
+    assert index["virtio_blk"]["path"] == "kernel/drivers/block/virtio_blk.ko"
+    assert "shadow" not in index and len(index) == 13
+
+
+def test_modules_to_append_adds_dependencies_once_and_skips_what_is_there():
+    paths = initramfs.modules_to_append(VMWARE_LISTING, initramfs.parse_modules_dep(MODULES_DEP))
+    assert paths == [
+        "kernel/drivers/block/virtio_blk.ko", "kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/virtio/virtio.ko",
+        "kernel/drivers/scsi/virtio_scsi.ko",  # scsi_mod and scsi_common are in the image already
+        "kernel/drivers/virtio/virtio_pci.ko", "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+        "kernel/drivers/virtio/virtio_pci_legacy_dev.ko", "kernel/drivers/net/virtio_net.ko",
+        "kernel/drivers/net/net_failover.ko", "kernel/net/core/failover.ko", "kernel/drivers/char/virtio_console.ko"]
+
+
+def test_modules_to_append_respects_builtin_drivers_and_names_a_missing_one():
+    index = initramfs.parse_modules_dep(MODULES_DEP)
+    builtin = ["virtio_blk", "kernel/drivers/virtio/virtio_pci.ko", "virtio_scsi", "virtio_net", "virtio_console"]
+    assert initramfs.modules_to_append(VMWARE_LISTING, index, builtin) == []
+    del index["virtio_net"]
+    with pytest.raises(InvalidInputError, match="virtio_net"):
+        initramfs.modules_to_append(VMWARE_LISTING, index)
+
+
+@pytest.mark.parametrize("listing, root", [
+    (VMWARE_LISTING, "usr/lib/modules/6.1.0-27-amd64"),
+    (["lib/modules/6.1.0-27-amd64/kernel/drivers/scsi/sd_mod.ko"], "lib/modules/6.1.0-27-amd64"),
+    (["./usr/lib/modules/6.1.0-27-amd64/modules.dep"], "usr/lib/modules/6.1.0-27-amd64"),
+    (["usr/lib/modules/5.10.0-1-amd64/modules.dep"], "lib/modules/6.1.0-27-amd64"),  # another kernel's folder
+])
+def test_modules_root(listing, root):
+    assert initramfs.modules_root(listing, "6.1.0-27-amd64") == root
