@@ -257,3 +257,57 @@ def _relay(one, other):
                 if not data:
                     return
                 key.data.sendall(data)
+
+
+class FaultyConnectProxy(ConnectProxy):
+    """A ConnectProxy that counts what the server sends through each tunnel and can misbehave:
+    cut_after = N closes a tunnel once it relayed N bytes from the server (TLS runs end to end, so
+    only the volume is seen: API tunnels stay far below what a disk download moves), and
+    on_bytes = (N, fn) calls fn() once when all tunnels together relayed N bytes from the server."""
+
+    def __init__(self):
+        super().__init__()
+        self.RequestHandlerClass = _CountingTunnelHandler
+        self.lock = threading.Lock()
+        self.cut_after = None
+        self.on_bytes = None
+        self.downstream = 0
+        self.cuts = 0
+
+    def count(self, nbytes) -> None:
+        fire = None
+        with self.lock:
+            self.downstream += nbytes
+            if self.on_bytes is not None and self.downstream >= self.on_bytes[0]:
+                fire, self.on_bytes = self.on_bytes[1], None
+        if fire is not None:
+            fire()
+
+
+class _CountingTunnelHandler(_TunnelHandler):
+    def handle(self):
+        method, target, _version = self.rfile.readline().decode("latin-1").split()
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass
+        self.server.targets.append(target)
+        host, port = target.rsplit(":", 1)
+        with socket.create_connection((host, int(port))) as upstream:
+            self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            self.wfile.flush()
+            relayed = 0
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.connection, selectors.EVENT_READ, upstream)
+                selector.register(upstream, selectors.EVENT_READ, self.connection)
+                while True:
+                    for key, _events in selector.select():
+                        data = key.fileobj.recv(65536)
+                        if not data:
+                            return
+                        if key.fileobj is upstream:
+                            relayed += len(data)
+                            self.server.count(len(data))
+                            limit = self.server.cut_after
+                            if limit is not None and relayed > limit:
+                                self.server.cuts += 1
+                                return  # both sockets close: the client sees the answer break off
+                        key.data.sendall(data)

@@ -138,3 +138,63 @@ def create_plain_vm(si, name):
     config = vim.vm.ConfigSpec(name=name, guestId="otherGuest64", files=vim.vm.FileInfo(vmPathName="[%s]" % DATASTORE))
     WaitForTask(dc.vmFolder.CreateVM_Task(config=config, pool=cluster.resourcePool))
     return next(child for child in dc.vmFolder.childEntity if child.name == name)
+
+
+# --- VMs with real disks, for the export tests (kept apart from SEEDED, which discovery tests compare with) ---
+
+def datastore_dir(si, name=DATASTORE) -> str:
+    """The local folder behind a simulator datastore (its info.url is a plain path)."""
+    dc = _datacenter(si.RetrieveContent())
+    return next(ds for ds in dc.datastore if ds.name == name).info.url
+
+
+def flat_descriptor(name: str, size: int, cid: str = "3f1a2b4c") -> str:
+    """The descriptor ESXi writes for a thin disk of size bytes whose data is <name>-flat.vmdk."""
+    sectors = size // 512
+    return ("# Disk DescriptorFile\nversion=1\nencoding=\"UTF-8\"\nCID=%s\nparentCID=ffffffff\ncreateType=\"vmfs\"\n\n"
+            "# Extent description\nRW %d VMFS \"%s-flat.vmdk\"\n\n# The Disk Data Base\n#DDB\n\n"
+            "ddb.adapterType = \"lsilogic\"\nddb.geometry.cylinders = \"%d\"\nddb.geometry.heads = \"255\"\n"
+            "ddb.geometry.sectors = \"63\"\nddb.thinProvisioned = \"1\"\nddb.virtualHWVersion = \"19\"\n"
+            % (cid, sectors, name, max(1, sectors // (255 * 63))))
+
+
+def create_disk_vm(si, name, folder_name, disk_files, capacity, power="off", chain=None):
+    """A VM whose one disk (pvscsi 0:0) is the file disk_files(folder) puts into the VM's own datastore folder.
+
+    disk_files(path) must write the disk's files into path and return the top descriptor's name; chain,
+    when given, lists the parent descriptors below it (top first), as vSphere reports a snapshot chain.
+    The VM is made first (the simulator names its folder) and the disk added with ReconfigVM_Task, with
+    no fileOperation: the files are ours. The simulator insists that <top>-flat.vmdk exists for any disk
+    it attaches, so a delta on top gets an empty file of that name (nothing reads it).
+    """
+    import os
+
+    content = si.RetrieveContent()
+    dc = _datacenter(content)
+    cluster = next(c for c in dc.hostFolder.childEntity if isinstance(c, vim.ClusterComputeResource))
+    folders = {f.name: f for f in dc.vmFolder.childEntity if isinstance(f, vim.Folder)}
+    target = folders.get(folder_name) or dc.vmFolder.CreateFolder(folder_name)
+    controller = vim.vm.device.ParaVirtualSCSIController(key=-100, busNumber=0, sharedBus="noSharing")
+    config = vim.vm.ConfigSpec(name=name, guestId="debian12_64Guest", numCPUs=1, memoryMB=1024,
+                               files=vim.vm.FileInfo(vmPathName="[%s]" % DATASTORE), deviceChange=[_add(controller)])
+    WaitForTask(target.CreateVM_Task(config=config, pool=cluster.resourcePool))
+    vm = next(child for child in target.childEntity if child.name == name)
+    vm_dir = vm.config.files.vmPathName.split("] ", 1)[1].rsplit("/", 1)[0]
+    local = os.path.join(datastore_dir(si), vm_dir)
+    top = disk_files(local)
+    flat = os.path.join(local, top.replace(".vmdk", "-flat.vmdk"))
+    if not os.path.exists(flat):
+        open(flat, "wb").close()
+    parent = None
+    for item in reversed(chain or []):
+        parent = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+            fileName="[%s] %s/%s" % (DATASTORE, vm_dir, item), diskMode="persistent", parent=parent)
+    backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+        fileName="[%s] %s/%s" % (DATASTORE, vm_dir, top), diskMode="persistent", thinProvisioned=True, parent=parent)
+    scsi = next(d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.ParaVirtualSCSIController))
+    disk = vim.vm.device.VirtualDisk(key=-200, controllerKey=scsi.key, unitNumber=0, capacityInKB=capacity // 1024,
+                                     backing=backing)
+    WaitForTask(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(deviceChange=[_add(disk)])))
+    if power == "on":
+        WaitForTask(vm.PowerOnVM_Task())
+    return vm, local

@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import hashlib
 import mmap
 import os
 import posixpath
@@ -45,7 +46,7 @@ KVM_PVM = "/sys/module/kvm_pvm"
 DEV_KVM = "/dev/kvm"
 TEXT_LIMIT = 1024 * 1024
 INITRD_LIMIT = 512 * 1024 * 1024
-READ_FILE_MAX = 2 * 1024 * 1024
+PREAD_CHUNK = 1024 * 1024  # well below the protocol's 4 MiB message limit
 TCG_MEMSIZE = 1024
 LAUNCH_TIMEOUT = {"tcg": 300, "kvm": 120}
 OP_TIMEOUT = 600
@@ -114,6 +115,14 @@ def _appended_names(local):
             return cpio.appended_names(data)
 
 
+def _sha256_file(local):
+    digest = hashlib.sha256()
+    with open(local, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest
+
+
 def _in_pseudo_dir(path):
     return any(path == top or path.startswith(top + "/") for top in PSEUDO_DIRS)
 
@@ -173,7 +182,7 @@ class Appliance(object):
         self.launch_seconds = None
         self._log = collections.deque(maxlen=_TAIL)
         self._dead = False
-        self._listings = {}
+        self._listings = {}  # (guest path, size) -> (listing, hashlib sha256 object of the file)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def __enter__(self):
@@ -365,18 +374,16 @@ class Appliance(object):
         return target, self._fetch(target, size)
 
     def _fetch(self, target, size):
-        """The bytes of a guest file: read_file for small ones, a download for those the library's
-        message size limit (4 MiB) would refuse."""
-        if size <= READ_FILE_MAX:
-            return self.call(self.g.read_file, target)
-        local = os.path.join(self.tmpdir, "fetch.copy")
-        try:
-            self.call(self.g.download, target, local)
-            with open(local, "rb") as handle:
-                return handle.read()
-        finally:
-            if os.path.exists(local):
-                os.unlink(local)
+        """The bytes of a guest file, in pread chunks: read_file costs about 0.3 s a call under TCG
+        whatever the size, pread a few milliseconds per MiB (and stays below the 4 MiB message limit)."""
+        chunks, offset = [], 0
+        while offset < size:
+            data = self.call(self.g.pread, target, min(PREAD_CHUNK, size - offset), offset)
+            if not data:
+                break
+            chunks.append(data)
+            offset += len(data)
+        return b"".join(chunks)
 
     def read_text(self, path, limit=TEXT_LIMIT, what="file"):
         """Text of a guest file, or None with a finding. A file with NUL bytes is binary, not config,
@@ -417,11 +424,24 @@ class Appliance(object):
                 main = [_relative(n) for n in listing] if listing else self._initrd_listing_on_host(path, local)
                 if main is None:
                     return None
-                self._listings[key] = main + [_relative(n) for n in _appended_names(local)]
+                self._listings[key] = (main + [_relative(n) for n in _appended_names(local)], _sha256_file(local))
             finally:
                 if os.path.exists(local):
                     os.unlink(local)
-        return list(self._listings[key])
+        return list(self._listings[key][0])
+
+    def initrd_digest(self, path):
+        """A copy of the hashlib SHA-256 object of the initramfs as initrd_listing read it, or None."""
+        target = self.try_call(self.g.realpath, path) or path
+        size = self.try_call(self.g.filesize, target)
+        entry = self._listings.get((target, size))
+        return entry[1].copy() if entry else None
+
+    def initrd_extended(self, path, listing, digest):
+        """Remember what an initramfs that was just extended in the guest holds (its listing and digest),
+        so that it is not downloaded again."""
+        target = self.try_call(self.g.realpath, path) or path
+        self._listings[(target, self.call(self.g.filesize, target))] = (list(listing), digest.copy())
 
     def _initrd_listing_on_host(self, path, local):
         """The listing of the downloaded copy (never mounted) by the host's tools, or None with a finding."""

@@ -212,13 +212,26 @@ def _apply_append(app, step, notes):
         step["method"] = "rebuild"
         return _apply_run(app, step, None)
     target = app.regular_file(step["path"], "initramfs")
-    before = app.call(app.g.checksum, "sha256", target)
+    listing, digest = app.initrd_listing(step["path"]), app.initrd_digest(step["path"])
     size = app.call(app.g.filesize, target)
     data = b"\0" * ((4 - size % 4) % 4) + segment  # the kernel reads archive headers at 4-byte boundaries
-    for offset in range(0, len(data), _APPEND_CHUNK):
-        app.call(app.g.write_append, target, data[offset:offset + _APPEND_CHUNK])
+    before = digest.hexdigest()
+    digest.update(data)
+    written = 0
+    while written < len(data):  # pwrite may write less than asked
+        done = app.call(app.g.pwrite, target, data[written:written + _APPEND_CHUNK], size + written)
+        if done <= 0:
+            raise IntegrityError("Step %s: writing to %s stopped at byte %d." % (step["id"], step["path"], size + written))
+        written += done
+    # The file must now be the initramfs as listed plus exactly our archive; the guest computes the
+    # digest of what it holds, we compute what it must be.
+    after = app.call(app.g.checksum, "sha256", target)
+    if after != digest.hexdigest():
+        raise IntegrityError("Step %s: %s reads back with SHA-256 %s, not %s." % (
+            step["id"], step["path"], after, digest.hexdigest()))
+    app.initrd_extended(target, listing + cpio.names(segment), digest)
     step.update(method="append", modules_added=added, bytes_appended=len(data), sha256_before=before,
-                sha256_after=app.call(app.g.checksum, "sha256", target))
+                sha256_after=after)
     _verify_initramfs(app, step, "extended")
     return "changed"
 

@@ -127,6 +127,12 @@ def _parse_to_end(data, start):
             return names
 
 
+def names(data):
+    """Member names of the archives in data (archive() output, possibly several), or None when data
+    is not such archives from start to end."""
+    return _parse_to_end(data, 0)
+
+
 def appended_names(data):
     """data: bytes or an mmap of the initrd file. Member names of the uncompressed archives that follow the compressed main archive of an initrd,
     up to the end of the file ([] when there are none). A candidate header counts only when archives

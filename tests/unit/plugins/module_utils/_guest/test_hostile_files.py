@@ -149,6 +149,11 @@ class FakeGuest(object):
         self.reads.append(path)
         return self._node(path)
 
+    def pread(self, path, count, offset):
+        if offset == 0:
+            self.reads.append(path)
+        return self._node(path)[offset:offset + count]
+
 
 def _app(tree):
     app = object.__new__(appliance.Appliance)  # no libguestfs needed: only the readers are used
@@ -195,6 +200,14 @@ def test_read_text_follows_a_link_to_the_same_file():
     app = _app(GUEST)
     assert app.read_text("/etc/grub.conf") == "default=0\n"
     assert app.g.reads == ["/boot/grub/grub.conf"] and app.findings == []
+
+
+def test_read_bytes_of_a_file_larger_than_one_read():
+    big = bytes(range(256)) * (appliance.PREAD_CHUNK // 128 + 3)  # a little over two chunks
+    app = _app({"/lib/modules/v/modules.alias.bin": big})
+    assert app.read_bytes("/lib/modules/v/modules.alias.bin", limit=len(big))[1] == big
+    assert app.read_bytes("/lib/modules/v/modules.alias.bin", limit=len(big) - 1) is None  # over the limit
+    assert [f["code"] for f in app.findings] == ["file_too_large"]
 
 
 def test_read_text_replaces_undecodable_bytes_and_says_so():

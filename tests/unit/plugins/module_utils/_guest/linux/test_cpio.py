@@ -83,6 +83,12 @@ def test_two_appended_archives_are_both_listed():
     assert cpio.appended_names(data) == NAMES
 
 
+def test_names_of_our_own_archives():
+    assert cpio.names(cpio.archive(VIRTIO)) == NAMES
+    assert cpio.names(cpio.archive(VIRTIO[:1]) + cpio.archive(VIRTIO[1:])) == NAMES
+    assert cpio.names(cpio.archive(VIRTIO)[:-4]) is None
+
+
 def test_all_uncompressed_initrd_lists_nothing_extra():
     assert cpio.appended_names(cpio.archive(VIRTIO) + cpio.archive(VIRTIO[:1])) == []
 
