@@ -198,3 +198,10 @@ def create_disk_vm(si, name, folder_name, disk_files, capacity, power="off", cha
     if power == "on":
         WaitForTask(vm.PowerOnVM_Task())
     return vm, local
+
+
+def add_nic(si, vm, model, mac, network_name):
+    """Give vm one more NIC (model as in SEEDED, a fixed MAC) on the named network."""
+    networks = {net.name: net for net in _datacenter(si.RetrieveContent()).network}
+    nic = _nic(model, -300 - len(vm.config.hardware.device), mac, networks[network_name])
+    WaitForTask(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(deviceChange=[_add(nic)])))

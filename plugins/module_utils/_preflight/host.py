@@ -38,8 +38,15 @@ def memory_mib(meminfo="/proc/meminfo"):
     return None
 
 
+# Their disks are read through the platform's API by the export stage, not from a file on this host.
+EXPORTED_SOURCES = ("vsphere", "azure")
+
+
 def source_files(vm):
-    """The local files the disks are read from (the OVA, or each disk's own file)."""
+    """The local files the disks are read from (the OVA, or each disk's own file); none for a VM whose
+    disks the export stage fetches from its platform (their paths name datastore files, not ours)."""
+    if (vm.get("source") or {}).get("type") in EXPORTED_SOURCES:
+        return []
     files = []
     for disk in vm.get("disks", []):
         src = disk.get("source") or {}

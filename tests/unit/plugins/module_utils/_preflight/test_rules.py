@@ -114,6 +114,15 @@ def _vsphere_vm(flags=None, **disk_source):
     return vm
 
 
+@pytest.mark.parametrize("source_type", ["vsphere", "azure"])
+def test_exported_disks_are_not_looked_for_on_this_host(tmp_path, source_type):
+    """A vSphere disk's path names a datastore file (an Azure one a managed disk): the export stage
+    fetches it, so its absence here is no blocker."""
+    vm = _vsphere_vm(path="web01/web01.vmdk")
+    vm["source"]["type"] = source_type
+    assert host_facts.measure(vm, str(tmp_path), [])["missing_sources"] == []
+
+
 @pytest.mark.parametrize("disk_source, expected", [
     ({"backing": "rdm", "compatibility_mode": "physicalMode"}, [("rdm_disk", "blocker")]),
     ({"backing": "host_device"}, [("rdm_disk", "blocker")]),
