@@ -133,7 +133,6 @@ ca_bundle: /etc/pki/azurestack-root.pem
 """
 
 from ansible.errors import AnsibleParserError
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 
@@ -150,6 +149,7 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources.vsphere
     safe_group_name,
     safe_host_name,
 )
+from ansible_collections.hyper2kvm.migrate.plugins.plugin_utils import connection_options
 
 display = Display()
 
@@ -226,25 +226,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def set_options(self, task_keys=None, var_options=None, direct=None):
         """Resolve the connection options with azure_vm_info's argument spec (aliases, AZURE_*
         environment fallbacks, types), then let Ansible check every documented option."""
-        spec = connection.argument_spec()
-        names = set(spec)
-        for option in spec.values():
-            names.update(option.get("aliases", []))
-        direct = dict(direct or {})
-        result = ArgumentSpecValidator(spec).validate(dict((k, v) for k, v in direct.items() if k in names))
-        values = dict((k, v) for k, v in result.validated_parameters.items() if k in spec)
-        self._secrets = [values[k] for k in spec if spec[k].get("no_log") and values.get(k)]
-        if result.error_messages:
-            raise AnsibleParserError(self._scrub("Azure connection options: %s." % "; ".join(result.error_messages)))
-        for key in names - set(spec):
-            direct.pop(key, None)
-        direct.update((k, v) for k, v in values.items() if v is not None)
+        direct, self._secrets = connection_options.resolve(connection.argument_spec(), direct, "Azure connection options")
         super(InventoryModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
 
     def _scrub(self, text):
-        for secret in self._secrets:
-            text = text.replace(str(secret), "********")
-        return text
+        return connection_options.scrub(text, self._secrets)
 
     def parse(self, inventory, loader, path, cache=True):
         super(InventoryModule, self).parse(inventory, loader, path, cache=cache)
