@@ -16,7 +16,6 @@ import re
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils import _model, _records
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import (
     InvalidInputError,
-    MigrationError,
     UnsafeInputError,
     UnsupportedError,
 )
@@ -26,6 +25,7 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources.azure i
     describe,
     listing,
 )
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._transfer import destination
 
 FORMATS = ("qcow2", "raw", "vhd")
 RECORD_SUFFIX = ".export.json"
@@ -112,16 +112,7 @@ def mode(power, req):
 
 
 def check_destination(plans, req, findings, check_mode):
-    if not os.path.isdir(req.dest_dir):
-        if check_mode:
-            findings.append("Destination directory %s does not exist (yet)." % req.dest_dir)
-            return
-        raise InvalidInputError("Destination directory %s does not exist." % req.dest_dir,
-                                fix="Create it first (ansible.builtin.file state=directory).")
-    for plan in plans:
-        if os.path.exists(plan["path"]) and plan["record"] is None and not req.force:
-            raise MigrationError("%s exists and was not written by azure_disk_export; refusing to overwrite it."
-                                 % plan["path"], fix="Choose another dest_dir, remove the file, or set force: true.")
+    destination.check(plans, req.dest_dir, req.force, findings, check_mode, "azure_disk_export")
 
 
 def steps(plans, req, how):

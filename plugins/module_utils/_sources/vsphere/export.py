@@ -38,7 +38,7 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources.vsphere
     query,
     transports,
 )
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._transfer import http
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._transfer import destination, http
 
 FORMATS = ("qcow2", "raw")
 RECORD_SUFFIX = ".export.json"
@@ -164,16 +164,7 @@ def check_disks(plans, how, vm_name):
 
 
 def check_destination(plans, req, findings, check_mode):
-    if not os.path.isdir(req.dest_dir):
-        if check_mode:
-            findings.append("Destination directory %s does not exist (yet)." % req.dest_dir)
-            return
-        raise InvalidInputError("Destination directory %s does not exist." % req.dest_dir,
-                                fix="Create it first (ansible.builtin.file state=directory).")
-    for plan in plans:
-        if os.path.exists(plan["path"]) and plan["record"] is None and not req.force:
-            raise MigrationError("%s exists and was not written by vsphere_disk_export; refusing to overwrite it."
-                                 % plan["path"], fix="Choose another dest_dir, remove the file, or set force: true.")
+    destination.check(plans, req.dest_dir, req.force, findings, check_mode, "vsphere_disk_export")
 
 
 def steps(plans, req, how, vm_name):
