@@ -22,6 +22,12 @@ description:
     network interfaces without a name pinned to their MAC get a C(.link) file that keeps the old name
     (the domain reuses the source MAC); VMware tools are removed (their services are masked when the
     package manager fails).
+  - On a UEFI guest whose EFI system partition has no removable-media fallback loader
+    (C(EFI/BOOT/BOOTX64.EFI); C(BOOTAA64.EFI) on aarch64), the guest's own loader is copied there (shim with
+    the GRUB and MokManager it starts from its own folder, else GRUB, else systemd-boot; and a C(grub.cfg)
+    beside the loader). VMware's NVRAM named the vendor loader (C(EFI/debian/shimx64.efi)); the new
+    domain's NVRAM is empty, so without the fallback the firmware finds nothing to start. Each copy is
+    verified by SHA-256.
   - All writes go to a qcow2 overlay in a private directory next to the image, through one libguestfs
     appliance (guest filesystems are never mounted on the host). Every step is verified (files read back
     and compared by SHA-256, rebuilt initramfs images listed, removed packages looked up). Only when all
@@ -53,8 +59,10 @@ options:
     type: bool
     default: false
   update_grub:
-    description: After rewriting C(grub.cfg), also regenerate it with C(grub-mkconfig)/C(grub2-mkconfig)
-      inside the guest and re-check its C(root=).
+    description: After rewriting C(grub.cfg), also regenerate it with the guest's C(grub-mkconfig) or
+      C(grub2-mkconfig) inside the guest and re-check its C(root=). The file regenerated is the one that
+      holds the boot entries (C(/boot/grub/grub.cfg), C(/boot/grub2/grub.cfg), or on older UEFI RHEL the
+      one on the EFI system partition), never the stub on the ESP that only loads it.
     type: bool
     default: false
   initramfs_method:
@@ -121,6 +129,7 @@ steps:
   description: The change log, one entry per step done (id, action, path, reason, status, seconds,
     sha256_before/sha256_after for files and extended initramfs images, command and output for commands,
     kernel for initramfs steps, with method C(append) (modules_added, bytes_appended) or C(rebuild)).
+    Action C(copy_file) (the UEFI fallback loader) also names the source file copied.
   returned: always
   type: list
   elements: dict

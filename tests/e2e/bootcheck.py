@@ -41,7 +41,15 @@ FAILURE_PATTERNS = (
     r"\(initramfs\)",
     r"emergency mode",
     r"No bootable device",
+    r"UEFI Interactive Shell",  # OVMF found nothing to boot and fell through to its shell
+    r"No bootable option or device was found",
 )
+
+# OVMF (Debian's ovmf package): the 4 MiB build without secure boot, and its empty variable store. A
+# fresh copy of the store per boot is a new domain's NVRAM: no boot entries, so the firmware can start
+# only the removable-media fallback EFI/BOOT/BOOTX64.EFI.
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
 POLL_SECONDS = 0.5
 TAIL_LINES = 40
@@ -87,6 +95,7 @@ def build_argv(
     cpus: int = 2,
     qemu: str = "qemu-system-x86_64",
     firmware: Optional[str] = None,
+    uefi_vars: Optional[str] = None,
 ) -> list:
     """The QEMU command line for one isolated, throw-away boot. Pure: no side effects."""
     if fmt not in DISK_FORMATS:
@@ -114,6 +123,9 @@ def build_argv(
     ]
     if firmware:
         argv += ["-bios", firmware]
+    if uefi_vars:
+        argv += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={_opt(OVMF_CODE)}",
+                 "-drive", f"if=pflash,format=raw,unit=1,file={_opt(uefi_vars)}"]
     if disk_bus == "pvscsi":
         argv += ["-device", "pvscsi,id=scsi0", "-device", "scsi-hd,drive=disk0,bus=scsi0.0,bootindex=0"]
     elif disk_bus == "virtio-scsi":
@@ -189,6 +201,7 @@ def boot(
     success: Sequence[str] = (),
     failure: Sequence[str] = FAILURE_PATTERNS,
     mac: Optional[str] = None,
+    uefi: bool = False,
     **qemu_options,
 ) -> BootResult:
     """Boot `image` once and wait for a success or failure pattern on the serial console.
@@ -196,6 +209,7 @@ def boot(
     Returns BootResult(status, matched, seconds, log_tail): 'pass' when a success pattern appears
     first, 'fail' when a failure pattern does (or the guest powers off/reboots first), 'timeout'
     when neither appears within `timeout` seconds. Raises BootCheckError when QEMU itself fails.
+    With uefi=True the guest boots with OVMF and a fresh variable store (log_path + ".vars").
     """
     if not success:
         raise ValueError("give at least one success pattern")
@@ -204,9 +218,14 @@ def boot(
     qemu = qemu_options.get("qemu", "qemu-system-x86_64")
     if shutil.which(qemu) is None:
         raise BootCheckError(f"{qemu} not found (Debian package qemu-system-x86)")
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    if uefi:
+        if not os.path.isfile(OVMF_CODE):
+            raise BootCheckError(f"{OVMF_CODE} not found (Debian package ovmf)")
+        qemu_options["uefi_vars"] = log_path + ".vars"
+        shutil.copyfile(OVMF_VARS, qemu_options["uefi_vars"])
     argv = build_argv(image, fmt, disk_bus, nic_model, log_path, mac=mac, **qemu_options)
     ok_rx, bad_rx = _compile(success), _compile(failure)
-    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     open(log_path, "wb").close()
     stderr_path = log_path + ".qemu"
     with open(stderr_path, "w", encoding="utf-8") as err:
@@ -254,10 +273,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--log", required=True)
     ap.add_argument("--success", action="append", required=True)
     ap.add_argument("--failure", action="append")
+    ap.add_argument("--uefi", action="store_true", help="boot with OVMF and an empty variable store")
     args = ap.parse_args(argv)
     result = boot(args.image, args.format, args.bus, None if args.nic == "none" else args.nic,
                   args.timeout, args.log, success=args.success,
-                  failure=args.failure or FAILURE_PATTERNS, mac=args.mac)
+                  failure=args.failure or FAILURE_PATTERNS, mac=args.mac, uefi=args.uefi)
     print(json.dumps({**result._asdict(), "accel": detect_accel()}, indent=2))
     return 0 if result.status == "pass" else 1
 

@@ -4,6 +4,11 @@ identity: the interface keeps its name and static address on the source MAC.
 
 - debian12-dracut: dracut builds the initramfs (host-only, VMware drivers only); systemd-networkd
   configures ens192, whose name nothing pins to the MAC.
+- debian12-efi: UEFI on GPT, shim + signed GRUB in EFI/debian only. It boots with OVMF and a new,
+  empty variable store, as a new KVM domain does: before the repair the firmware finds nothing to
+  start (proven on SATA, which the guest's initramfs supports, so that only the firmware is tested);
+  after it the fallback loader EFI/BOOT/BOOTX64.EFI starts the guest's own shim. This variant is
+  repaired with update_grub, so GRUB's configuration is regenerated inside the guest on UEFI.
 
 debian12-bootpart (/boot on its own partition; fstab names /boot and / by the VMware disk's by-id links,
 grub boots root=/dev/sda2; ifupdown configures ens192 without a pin) takes its path through the whole
@@ -35,7 +40,9 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import re
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-VARIANTS = ("debian12-dracut",)
+VARIANTS = ("debian12-dracut", "debian12-efi")
+# Per variant: the guest_repair options beyond the source MAC.
+OPTIONS = {"debian12-efi": {"update_grub": True}}
 BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "fixtures" / "guest" / "build.sh"
 BUILD_TIMEOUT = 3600
 BOOT_TIMEOUT = 600
@@ -66,8 +73,9 @@ def repaired(variant, tmp_path_factory):
                               member=variant["ova_members"][2])
     assert convert.convert(request)["changed"] is True
     before = sha256_file(str(image))
+    options = dict(OPTIONS.get(variant["variant"], {}), source_macs=[variant["mac"]])
     with boot_lock():
-        result = repair.repair(str(image), "qcow2", options={"source_macs": [variant["mac"]]})
+        result = repair.repair(str(image), "qcow2", options=options)
     print("%s repair durations: %s" % (variant["variant"], result["durations"]))
     return {"image": str(image), "before": before, "result": result}
 
@@ -100,6 +108,8 @@ def test_repair_takes_the_variant_path(variant, repaired):
     assert "root=%s " % variant["cmdline_root"] in grub["before"]
     assert "root=%s " % variant["cmdline_root"] not in grub["after"]
     assert "root=UUID=%s " % variant["root_uuid"] in grub["after"]
+    if variant["firmware"] == "uefi":
+        _assert_uefi_repair(variant, result)
 
     # initramfs: the guest's tool configured for virtio (for every later rebuild), the drivers appended
     # to the image now and verified by listing it (the boot below proves the kernel unpacks them)
@@ -128,11 +138,47 @@ def test_repair_takes_the_variant_path(variant, repaired):
     assert any(s["action"] == "remove_package" and s["status"] == "changed" for s in result["steps"])
 
 
+def _assert_uefi_repair(variant, result):
+    """UEFI: the guest's own shim, GRUB and MokManager copied to the fallback path (and GRUB's ESP
+    configuration beside them), each verified by SHA-256; GRUB's configuration regenerated in the guest
+    (the file with the entries, not the ESP stub) and its root= checked again."""
+    facts = result["facts"]
+    assert facts["boot"]["mode"] == "uefi" and facts["boot"]["partition_table"] == "gpt"
+    assert facts["mountpoints"]["/boot/efi"] != facts["mountpoints"]["/"]
+    assert not [f for f in facts["boot"]["efi_files"] if "/efi/boot/" in f.lower()]  # no fallback before
+    copies = dict((s["path"], s) for s in result["steps"] if s["action"] == "copy_file")
+    assert sorted(copies) == ["/boot/efi/EFI/BOOT/BOOTX64.EFI", "/boot/efi/EFI/BOOT/grub.cfg",
+                              "/boot/efi/EFI/BOOT/grubx64.efi", "/boot/efi/EFI/BOOT/mmx64.efi"]
+    assert copies["/boot/efi/EFI/BOOT/BOOTX64.EFI"]["source"] == "/boot/efi/EFI/debian/shimx64.efi"
+    for step in copies.values():
+        assert step["status"] == "changed" and step.get("sha256_before") is None and len(step["sha256_after"]) == 64
+    mkconfig = next(s for s in result["steps"] if s["id"].endswith("-grub-mkconfig"))
+    assert mkconfig["status"] == "changed"
+    assert mkconfig["command"] == ["grub-mkconfig", "-o", "/boot/grub/grub.cfg"]
+    assert next(s for s in result["steps"] if s["id"].endswith("-grub-cfg-recheck"))["status"] in (
+        "changed", "unchanged")
+
+
+def test_unrepaired_uefi_variant_has_nothing_the_firmware_can_start(variant, tmp_path):
+    """The negative half of the fallback proof: OVMF with a new variable store and the unrepaired disk
+    on SATA (the guest's initramfs has the AHCI driver, so only the firmware's boot path is tested)."""
+    if variant["firmware"] != "uefi":
+        pytest.skip("BIOS variant")
+    log = tmp_path / "console-unrepaired.log"
+    with boot_lock():
+        boot = bootcheck.boot(os.path.join(variant["dir"], variant["files"]["raw"]), "raw", "sata", None,
+                              BOOT_TIMEOUT, str(log), success=[re.escape(variant["marker"])], uefi=True)
+    print("%s unrepaired UEFI boot: %s after %ss: %s"
+          % (variant["variant"], boot.status, boot.seconds, boot.matched))
+    assert boot.status == "fail", "%s %s\n%s" % (boot.status, boot.matched, boot.log_tail)
+
+
 def test_repaired_variant_boots_on_virtio_with_its_network(variant, repaired, tmp_path):
     log = tmp_path / "console-virtio.log"
     with boot_lock():
         boot = bootcheck.boot(repaired["image"], "qcow2", "virtio-blk", "virtio-net-pci", BOOT_TIMEOUT,
-                              str(log), success=[re.escape(variant["marker"])], mac=variant["mac"])
+                              str(log), success=[re.escape(variant["marker"])], mac=variant["mac"],
+                              uefi=variant["firmware"] == "uefi")
     print("%s virtio boot: %s after %ss" % (variant["variant"], boot.status, boot.seconds))
     assert boot.status == "pass", "%s %s\n%s" % (boot.status, boot.matched, boot.log_tail)
     # The marker unit prints "H2K-NET <interface> <address/prefix> <mac>" for every global IPv4

@@ -32,6 +32,8 @@ BOOTLOADER_PATHS = (
     "/boot/loader/entries", "/boot/extlinux/extlinux.conf", "/boot/syslinux/syslinux.cfg",
     "/etc/lilo.conf", "/boot/efi/EFI", "/boot/efi/loader/loader.conf", "/usr/sbin/grub-install",
     "/usr/sbin/grub2-install")
+MKCONFIG_PATHS = ("/usr/sbin/grub2-mkconfig", "/usr/sbin/grub-mkconfig", "/sbin/grub2-mkconfig",
+                  "/sbin/grub-mkconfig")
 INITRAMFS_PATHS = (
     "/usr/sbin/update-initramfs", "/sbin/update-initramfs", "/etc/initramfs-tools",
     "/etc/initramfs-tools/initramfs.conf", "/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut",
@@ -193,6 +195,7 @@ def bootloader_facts(app, efi):
                                                                                  if configs["grub_default"] else []),
             "cmdline": cmdline, "cmdline_source": source, "root": root,
             "root_unstable": bool(root) and devices.is_unstable(root),
+            "mkconfig": next((p.rsplit("/", 1)[-1] for p in MKCONFIG_PATHS if app.exists(p)), None),
             "disable_linux_uuid": disable_uuid, "defaults": defaults}
 
 

@@ -8,8 +8,10 @@ the ordered steps of the repair. render(step, text, uuid_by_device) is pure too:
 write_file step from the file's current text. Nothing here touches a guest; repair.py applies the
 steps through the appliance and verifies each.
 
-Step: {"id", "action": "write_file"|"run"|"remove_package"|"disable_service", "path", "reason", ...}
+Step: {"id", "action": "write_file"|"copy_file"|"run"|"append_initramfs"|"remove_package"|"disable_service",
+       "path", "reason", ...}
   write_file: "edit" (fstab, grub_default, grub_cfg, bls, initramfs_modules, content), "content"
+  copy_file: "source" (a guest file copied to "path", byte for byte; the EFI fallback loader)
   run: "command" (argv list), "kind" (initramfs|bootloader), "kernel" (for initramfs rebuilds)
   append_initramfs: "kernel", "modules_dir", "builtin", "command" (the rebuild, when appending is not
     possible); kind initramfs
@@ -23,7 +25,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import UnsupportedError
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import InvalidInputError, UnsupportedError
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest.linux import (
     bootloader, devices, fstab, initramfs, network)
 
@@ -108,12 +110,32 @@ def _bootloader_steps(steps, facts, options, umap):
     for path in entries:
         _step(steps, "write_file", path, "Boot entry: stable root=", edit="bls", add_args=add, name="bls-entry")
     if options["update_grub"] and configs and loader.get("flavour") == "grub2":
-        cfg = configs[0]
-        tool = "grub2-mkconfig" if "/grub2/" in cfg else "grub-mkconfig"
+        cfg = bootloader.main_grub_cfg(configs, loader.get("cmdline_source"))
+        tool = loader.get("mkconfig") or ("grub2-mkconfig" if "/grub2/" in cfg else "grub-mkconfig")
         _step(steps, "run", cfg, "Regenerate %s with the new defaults" % cfg, kind="bootloader",
               command=[tool, "-o", cfg], name="grub-mkconfig")
         _step(steps, "write_file", cfg, "Re-check root= in the regenerated %s" % cfg, edit="grub_cfg",
               add_args=add, name="grub-cfg-recheck")
+
+
+def _efi_steps(steps, facts, notes):
+    """The removable-media fallback loader (EFI/BOOT/BOOTX64.EFI) copied from the guest's own loader:
+    VMware's NVRAM named EFI/<vendor>/...; a new KVM domain's NVRAM is empty, so firmware looks only
+    for the fallback path and finds nothing to boot."""
+    boot = facts.get("boot") or {}
+    if boot.get("mode") not in ("uefi", "hybrid"):
+        return
+    arch = (facts.get("os") or {}).get("arch")
+    try:
+        copies = bootloader.efi_fallback_copies(boot.get("efi_files"), arch) \
+            if bootloader.efi_fallback_needed(boot.get("efi_files"), arch) else []
+    except InvalidInputError:
+        notes.append("The EFI fallback loader was not checked: unknown architecture %r." % (arch,))
+        return
+    for source, target in copies:
+        _step(steps, "copy_file", target, "UEFI fallback loader: the new domain's NVRAM has no boot entry for "
+              "%s, firmware starts EFI/BOOT/BOOT*.EFI" % source, source=source,
+              name="efi-fallback-" + target.rsplit("/", 1)[-1].lower())
 
 
 def _network_steps(steps, facts, options, notes):
@@ -210,6 +232,7 @@ def plan(facts, options=None):
             _step(steps, "write_file", "/etc/fstab", "Device names change on virtio (%s): use UUID="
                   % ", ".join(table["unstable"]), edit="fstab", name="fstab")
     _bootloader_steps(steps, facts, options, umap)
+    _efi_steps(steps, facts, notes)
     _network_steps(steps, facts, options, notes)
     _vmware_steps(steps, facts, options)
     _initramfs_steps(steps, facts, options, notes)

@@ -156,6 +156,37 @@ def _apply_write(app, step, umap):
     return "changed"
 
 
+def _regular_file(app, path, role):
+    """Refuse a symlink, folder or other non-regular file where a regular file is copied from or over."""
+    if app.try_call(app.g.is_symlink, path) or not app.try_call(app.g.is_file, path):
+        raise UnsafeInputError("%s %s is not a regular file: it is not copied %s." % (
+            role, path, "from" if role == "Source" else "over"),
+            fix="Make %s a regular file (or remove it) in the source VM, then export and migrate again." % path)
+
+
+def _apply_copy(app, step):
+    """A guest file copied inside the guest (the EFI fallback loader), verified by its SHA-256."""
+    source, target = step["source"], step["path"]
+    _regular_file(app, source, "Source")
+    want = app.call(app.g.checksum, "sha256", source)
+    before = None
+    if app.exists(target) or app.try_call(app.g.is_symlink, target):
+        _regular_file(app, target, "Target")
+        before = app.call(app.g.checksum, "sha256", target)
+    else:
+        _check_parent(app, target)
+    step.update(sha256_before=before, sha256_after=want)
+    if before == want:
+        return "unchanged"
+    app.call(app.g.mkdir_p, posixpath.dirname(target))
+    app.call(app.g.cp, source, target)
+    written = app.call(app.g.checksum, "sha256", target)
+    if written != want:
+        raise IntegrityError("Step %s: %s reads back with SHA-256 %s, not %s (the SHA-256 of %s)."
+                             % (step["id"], target, written, want, source))
+    return "changed"
+
+
 def _verify_initramfs(app, step, done):
     listing = app.initrd_listing(step["path"])
     missing = initramfs.missing_virtio(listing, step.get("builtin")) if listing is not None else None
@@ -270,6 +301,8 @@ def _apply(app, steps, facts, notes, hook):
         try:
             if step["action"] == "write_file":
                 status = _apply_write(app, step, umap)
+            elif step["action"] == "copy_file":
+                status = _apply_copy(app, step)
             elif step["action"] == "run":
                 status = _apply_run(app, step, facts)
             elif step["action"] == "append_initramfs":
@@ -292,7 +325,8 @@ def _apply(app, steps, facts, notes, hook):
 
 
 def _log_entry(step):
-    keys = ("id", "action", "path", "reason", "status", "seconds", "sha256_before", "sha256_after", "command",
+    keys = ("id", "action", "path", "source", "reason", "status", "seconds", "sha256_before", "sha256_after",
+            "command",
             "packages", "unit", "kernel", "method", "modules_added", "bytes_appended", "output")
     return dict((k, step[k]) for k in keys if step.get(k) is not None)
 

@@ -29,6 +29,11 @@ FAILURE_PATTERNS = (
     r"grub rescue> ?$",
     r"No bootable device",
     r"Boot failed: not a bootable disk",
+    # OVMF with no boot entry it can start (a UEFI guest without the EFI/BOOT fallback loader): newer
+    # builds say so, older ones fall through to the built-in shell.
+    r"No bootable option or device was found",
+    r"BdsDxe: (loading|starting) Boot[0-9A-F]{4} \"EFI Internal Shell\"",
+    r"UEFI Interactive Shell",
 )
 
 TAIL_LINES = 40

@@ -275,6 +275,18 @@ def boot_configs(files):
     return out
 
 
+def main_grub_cfg(grub_cfgs, cmdline_source=None):
+    """The grub.cfg that holds the boot entries, which grub-mkconfig must regenerate: the one the kernel
+    command line was read from, else the first outside the EFI system partition. An ESP copy is often a
+    stub that only loads /boot/grub(2)/grub.cfg (Debian, Ubuntu, RHEL 9); overwriting it with a full
+    configuration would leave later kernel updates unseen."""
+    configs = list(grub_cfgs or [])
+    if cmdline_source in configs:
+        return cmdline_source
+    outside = [p for p in configs if "/efi/" not in p.lower()]
+    return (outside or configs or [None])[0]
+
+
 def grub_flavour(files):
     """"grub2", "systemd-boot", "grub-legacy", "extlinux" or None, from the guest's boot files.
     grub.cfg wins over leftovers of older loaders (a Debian upgraded from GRUB legacy keeps menu.lst)."""
@@ -311,8 +323,9 @@ def efi_fallback_needed(efi_files, arch="x86_64"):
 def efi_fallback_copies(efi_files, arch="x86_64"):
     """[(source, destination)] that make the fallback path boot the guest's own loader: shim (with
     the grub and MokManager next to it, which shim loads from its own directory), else grub, else
-    systemd-boot. [] when there is no loader to copy. Paths come back with "/" separators and a
-    leading "/", in the case the guest uses."""
+    systemd-boot; a grub.cfg beside the loader comes along, for GRUB images that read their
+    configuration from the folder they were started from. [] when there is no loader to copy. Paths
+    come back with "/" separators and a leading "/", in the case the guest uses."""
     suffix, paths = _efi_paths(efi_files, arch)
     for wanted in ("shim%s.efi", "grub%s.efi", "systemd-boot%s.efi"):
         pattern = re.compile(r"^(.*/efi/)([^/]+)/" + re.escape(wanted % suffix) + r"\Z", re.I)
@@ -322,9 +335,9 @@ def efi_fallback_copies(efi_files, arch="x86_64"):
                 continue
             base, vendor = match.group(1), match.group(2)
             copies = [(path, "%sBOOT/BOOT%s.EFI" % (base, suffix.upper()))]
-            if wanted.startswith("shim"):
-                for extra in ("grub%s.efi" % suffix, "mm%s.efi" % suffix):
-                    beside = [p for p in paths if p.lower() == ("%s%s/%s" % (base, vendor, extra)).lower()]
-                    copies.extend((p, "%sBOOT/%s" % (base, extra)) for p in beside[:1])
+            extras = ("grub%s.efi" % suffix, "mm%s.efi" % suffix) if wanted.startswith("shim") else ()
+            for extra in extras + (("grub.cfg",) if not wanted.startswith("systemd") else ()):
+                beside = [p for p in paths if p.lower() == ("%s%s/%s" % (base, vendor, extra)).lower()]
+                copies.extend((p, "%sBOOT/%s" % (base, extra)) for p in beside[:1])
             return copies
     return []

@@ -210,3 +210,80 @@ def test_overlay_and_commit_argv_state_every_format():
         qemu_img.overlay_argv("g.qcow2", "qcow2", "ov.qcow2")
     with pytest.raises(InvalidInputError):
         qemu_img.overlay_argv("/img/g.vmdk", "vmdk", "ov.qcow2")
+
+
+ESP = "/boot/efi/EFI/debian/"
+
+
+def _efi_facts(**boot):
+    """The fixture guest as installed on UEFI (debian12-efi): shim + signed GRUB in EFI/debian only,
+    /boot/grub/grub.cfg with the entries, a stub grub.cfg on the ESP that loads it."""
+    facts = copy.deepcopy(FIXTURE_FACTS)
+    facts["os"]["arch"] = "x86_64"
+    files = [ESP + n for n in ("BOOTX64.CSV", "fbx64.efi", "grub.cfg", "grubx64.efi", "mmx64.efi", "shimx64.efi")]
+    facts["boot"] = dict({"mode": "uefi", "esp": ["/dev/sda1"], "efi_files": files}, **boot)
+    facts["bootloader"]["config_files"] = [ESP + "grub.cfg", "/boot/grub/grub.cfg", "/etc/default/grub"]
+    facts["bootloader"]["mkconfig"] = "grub-mkconfig"
+    return facts
+
+
+def test_uefi_guest_gets_the_fallback_loader_from_its_own_shim():
+    steps, notes = linux_repair.plan(_efi_facts())
+    copies = [s for s in steps if s["action"] == "copy_file"]
+    assert [(s["source"], s["path"]) for s in copies] == [
+        (ESP + "shimx64.efi", "/boot/efi/EFI/BOOT/BOOTX64.EFI"),
+        (ESP + "grubx64.efi", "/boot/efi/EFI/BOOT/grubx64.efi"),  # shim starts grub from its own folder
+        (ESP + "mmx64.efi", "/boot/efi/EFI/BOOT/mmx64.efi"),
+        (ESP + "grub.cfg", "/boot/efi/EFI/BOOT/grub.cfg")]
+    assert copies[0]["id"].endswith("-efi-fallback-bootx64.efi") and "NVRAM" in copies[0]["reason"]
+    assert notes == []
+    # after the bootloader's own steps, before the network, tools and initramfs steps
+    actions = [s["action"] for s in steps]
+    assert actions.index("copy_file") > max(i for i, s in enumerate(steps) if (s["path"] or "").startswith("/boot/grub"))
+    assert actions.index("copy_file") < actions.index("remove_package")
+
+
+@pytest.mark.parametrize("boot, arch", [
+    ({"mode": "bios", "efi_files": []}, "x86_64"),  # BIOS guest: nothing on an ESP to copy
+    ({"efi_files": [ESP + "shimx64.efi", "/boot/efi/EFI/BOOT/BOOTX64.EFI"]}, "x86_64"),  # fallback present
+    ({"efi_files": [ESP + "shimx64.efi", "/boot/efi/efi/boot/bootx64.efi"]}, "x86_64"),  # any case (FAT)
+])
+def test_no_fallback_step_when_not_needed(boot, arch):
+    facts = _efi_facts(**boot)
+    facts["os"]["arch"] = arch
+    assert not [s for s in linux_repair.plan(facts)[0] if s["action"] == "copy_file"]
+
+
+def test_unknown_efi_architecture_is_a_note_not_a_failure():
+    facts = _efi_facts()
+    facts["os"]["arch"] = "sparc64"
+    steps, notes = linux_repair.plan(facts)
+    assert not [s for s in steps if s["action"] == "copy_file"]
+    assert any("EFI fallback loader" in n and "sparc64" in n for n in notes)
+
+
+def test_update_grub_regenerates_the_config_with_the_entries_not_the_esp_stub():
+    steps = linux_repair.plan(_efi_facts(), {"update_grub": True})[0]
+    mkconfig = next(s for s in steps if s["id"].endswith("-grub-mkconfig"))
+    assert mkconfig["command"] == ["grub-mkconfig", "-o", "/boot/grub/grub.cfg"]
+    recheck = next(s for s in steps if s["id"].endswith("-grub-cfg-recheck"))
+    assert recheck["path"] == "/boot/grub/grub.cfg"
+
+
+@pytest.mark.parametrize("configs, source, mkconfig, command", [
+    # RHEL 7/8 on UEFI: the full configuration lives on the ESP, the tool is grub2-mkconfig
+    (["/boot/efi/EFI/redhat/grub.cfg"], "/boot/efi/EFI/redhat/grub.cfg", "grub2-mkconfig",
+     ["grub2-mkconfig", "-o", "/boot/efi/EFI/redhat/grub.cfg"]),
+    # RHEL 9: a stub on the ESP, the entries in /boot/grub2/grub.cfg
+    (["/boot/efi/EFI/redhat/grub.cfg", "/boot/grub2/grub.cfg"], "/boot/grub2/grub.cfg", "grub2-mkconfig",
+     ["grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"]),
+    # no command line read from either (BLS entries): the one outside the ESP; the tool from the path
+    (["/boot/efi/EFI/redhat/grub.cfg", "/boot/grub2/grub.cfg"], "/boot/loader/entries", None,
+     ["grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"]),
+])
+def test_update_grub_target_and_tool(configs, source, mkconfig, command):
+    facts = copy.deepcopy(FIXTURE_FACTS)
+    facts["bootloader"].update(config_files=configs + ["/etc/default/grub"], cmdline_source=source,
+                               mkconfig=mkconfig)
+    steps = linux_repair.plan(facts, {"update_grub": True})[0]
+    assert next(s for s in steps if s["id"].endswith("-grub-mkconfig"))["command"] == command

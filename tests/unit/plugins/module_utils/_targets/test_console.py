@@ -31,8 +31,30 @@ DRACUT_FAIL = (
     "dracut:/# "
 )
 
+# Debian 12's OVMF with a new (empty) variable store and a UEFI guest that has no EFI/BOOT fallback
+# loader (the debian12-efi fixture before its repair), as the serial console shows it.
+OVMF_NOTHING_TO_BOOT = (
+    "\x1b[2J\x1b[01;01H\x1b[=3h\x1b[2J\x1b[01;01HBdsDxe: failed to load Boot0001 \"UEFI QEMU HARDDISK QM00005 \" "
+    "from PciRoot(0x0)/Pci(0x2,0x0)/Sata(0x0,0xFFFF,0x0): Not Found\r\n"
+    "BdsDxe: loading Boot0002 \"EFI Internal Shell\" from Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)/"
+    "FvFile(7C04A583-9E3E-4F1C-AD65-E05268D0B4D1)\r\n"
+    "\x1b[2J\x1b[01;01H\x1b[01;01HUEFI Interactive Shell v2.2\r\nEDK II\r\n"
+    "\x1b[14;01H\x1b[1m\x1b[33m\x1b[40mShell> \x1b[0m"
+)
+# OVMF that failed on a PXE entry first and then started the disk's fallback loader: not a failure.
+OVMF_BOOTING = (
+    "BdsDxe: failed to load Boot0001 \"UEFI PXEv4 (MAC:525400123456)\" from PciRoot(0x0)/Pci(0x3,0x0): Not Found\r\n"
+    "BdsDxe: loading Boot0002 \"UEFI Misc Device\" from PciRoot(0x0)/Pci(0x4,0x0)\r\n"
+    "BdsDxe: starting Boot0002 \"UEFI Misc Device\" from PciRoot(0x0)/Pci(0x4,0x0)\r\n"
+    "Welcome to GRUB!\r\n"
+)
+
 
 @pytest.mark.parametrize("text,status,line", [
+    (OVMF_NOTHING_TO_BOOT, "fail", None),
+    (OVMF_BOOTING, None, None),
+    ("BdsDxe: No bootable option or device was found.\r\nBdsDxe: Press any key to enter the Boot Manager Menu.\r\n",
+     "fail", "BdsDxe: No bootable option or device was found."),
     (DEBIAN_OK, "pass", "h2k-fixture login:"),
     (INITRAMFS_TOOLS_FAIL, "fail", "ALERT!  /dev/sda1 does not exist.  Dropping to a shell!"),
     (DRACUT_FAIL, "fail", None),

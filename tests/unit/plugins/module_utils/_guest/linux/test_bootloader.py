@@ -240,7 +240,8 @@ DEBIAN_ESP = {"/boot/efi/EFI/debian/shimx64.efi", "/boot/efi/EFI/debian/grubx64.
     (DEBIAN_ESP, "x86_64", True, [
         ("/boot/efi/EFI/debian/shimx64.efi", "/boot/efi/EFI/BOOT/BOOTX64.EFI"),
         ("/boot/efi/EFI/debian/grubx64.efi", "/boot/efi/EFI/BOOT/grubx64.efi"),
-        ("/boot/efi/EFI/debian/mmx64.efi", "/boot/efi/EFI/BOOT/mmx64.efi")]),
+        ("/boot/efi/EFI/debian/mmx64.efi", "/boot/efi/EFI/BOOT/mmx64.efi"),
+        ("/boot/efi/EFI/debian/grub.cfg", "/boot/efi/EFI/BOOT/grub.cfg")]),
     (DEBIAN_ESP | {"/boot/efi/EFI/BOOT/BOOTX64.EFI"}, "x86_64", False, None),
     ({"/boot/efi/efi/boot/bootx64.efi", "/boot/efi/efi/debian/grubx64.efi"}, "x86_64", False, None),
     ({"EFI\\ubuntu\\grubx64.efi"}, "amd64", True, [("/EFI/ubuntu/grubx64.efi", "/EFI/BOOT/BOOTX64.EFI")]),
