@@ -16,7 +16,8 @@ description:
   - Inspects the guest on a converted disk image and makes it boot on KVM's virtio devices. C(/etc/fstab)
     and the kernel command line (C(/etc/default/grub), C(grub.cfg) and Boot Loader Specification entries)
     name the root and other filesystems by UUID instead of bus-dependent device names such as
-    C(/dev/sda1); the virtio drivers are added to the initramfs configuration (so that every later
+    C(/dev/sda1) (names that move with the disk, such as C(UUID=), C(LABEL=) and LVM's
+    C(/dev/mapper/vg-root), are left as they are); the virtio drivers are added to the initramfs configuration (so that every later
     rebuild includes them) and, only for the kernels whose initramfs lacks them, appended to that
     initramfs (or it is rebuilt, see O(initramfs_method)), which is then listed to prove it;
     network interfaces without a name pinned to their MAC get a C(.link) file that keeps the old name

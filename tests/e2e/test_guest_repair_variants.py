@@ -9,6 +9,8 @@ identity: the interface keeps its name and static address on the source MAC.
   start (proven on SATA, which the guest's initramfs supports, so that only the firmware is tested);
   after it the fallback loader EFI/BOOT/BOOTX64.EFI starts the guest's own shim. This variant is
   repaired with update_grub, so GRUB's configuration is regenerated inside the guest on UEFI.
+- debian12-lvm: root on LVM (/dev/mapper/h2kvg-root in fstab and on the kernel command line, left as
+  it is), /boot on /dev/sda1 (moved to its UUID); the initramfs activates the volume group from virtio.
 
 debian12-bootpart (/boot on its own partition; fstab names /boot and / by the VMware disk's by-id links,
 grub boots root=/dev/sda2; ifupdown configures ens192 without a pin) takes its path through the whole
@@ -40,7 +42,7 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import re
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-VARIANTS = ("debian12-dracut", "debian12-efi")
+VARIANTS = ("debian12-dracut", "debian12-efi", "debian12-lvm")
 # Per variant: the guest_repair options beyond the source MAC.
 OPTIONS = {"debian12-efi": {"update_grub": True}}
 BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "fixtures" / "guest" / "build.sh"
@@ -95,19 +97,23 @@ def test_repair_takes_the_variant_path(variant, repaired):
     facts = result["facts"]
     steps = _steps_by_path(result)
 
-    # fstab and grub: the device names of the VMware disk go, UUIDs come
+    # fstab and grub: the device names of the VMware disk go, UUIDs come; LVM names stay
     fstab = _diff(result, "/etc/fstab")
     assert steps["/etc/fstab"]["status"] == "changed"
-    assert variant["root_device"] in fstab["before"] and variant["root_device"] not in fstab["after"]
-    assert "UUID=%s\t/\t" % variant["root_uuid"] in fstab["after"]
+    if variant["layout"] == "lvm":
+        _assert_lvm_left_alone(variant, result, fstab)
+    else:
+        assert variant["root_device"] in fstab["before"] and variant["root_device"] not in fstab["after"]
+        assert "UUID=%s\t/\t" % variant["root_uuid"] in fstab["after"]
+        grub = _diff(result, "/boot/grub/grub.cfg")
+        assert "root=%s " % variant["cmdline_root"] in grub["before"]
+        assert "root=%s " % variant["cmdline_root"] not in grub["after"]
+        assert "root=UUID=%s " % variant["root_uuid"] in grub["after"]
     if variant["boot_device"]:
         assert facts["mountpoints"]["/boot"] != facts["mountpoints"]["/"]  # found and mounted on its own
-        assert variant["boot_device"] in fstab["before"] and variant["boot_device"] not in fstab["after"]
+        line = "%s\t/boot\t" % variant["boot_device"]
+        assert line in fstab["before"] and line not in fstab["after"]
         assert "UUID=%s\t/boot\t" % variant["boot_uuid"] in fstab["after"]
-    grub = _diff(result, "/boot/grub/grub.cfg")
-    assert "root=%s " % variant["cmdline_root"] in grub["before"]
-    assert "root=%s " % variant["cmdline_root"] not in grub["after"]
-    assert "root=UUID=%s " % variant["root_uuid"] in grub["after"]
     if variant["firmware"] == "uefi":
         _assert_uefi_repair(variant, result)
 
@@ -136,6 +142,19 @@ def test_repair_takes_the_variant_path(variant, repaired):
     assert "MACAddress=%s" % variant["mac"] in text and "Name=%s" % variant["nic_name"] in text
 
     assert any(s["action"] == "remove_package" and s["status"] == "changed" for s in result["steps"])
+
+
+def _assert_lvm_left_alone(variant, result, fstab):
+    """Root on LVM: inspection finds the logical volume and mounts it as /; the repair leaves its
+    /dev/mapper name in fstab and on the kernel command line (it moves with the disk), and grub.cfg is
+    not edited; only the /boot partition's bus name is replaced."""
+    facts = result["facts"]
+    root_fs = next(f for f in facts["filesystems"] if f["device"] == facts["mountpoints"]["/"])
+    assert root_fs["uuid"] == variant["root_uuid"] and "h2kvg" in root_fs["device"]
+    assert facts["bootloader"]["root"] == variant["cmdline_root"] and not facts["bootloader"]["root_unstable"]
+    line = "%s\t/\text4" % variant["root_device"]
+    assert line in fstab["before"] and line in fstab["after"]
+    assert "/boot/grub/grub.cfg" not in [d["before_header"] for d in result["diff"]]
 
 
 def _assert_uefi_repair(variant, result):
