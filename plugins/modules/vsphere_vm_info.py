@@ -31,7 +31,9 @@ options:
     description:
       - Number of objects asked for per round trip (the C(maxObjects) of the query). The server may
         return fewer.
-      - Larger pages mean fewer round trips and more memory per answer.
+      - Larger pages mean fewer round trips and more memory per answer. Each next page is asked for
+        (on a second connection of the session) while the current one is read, so the server prepares
+        it meanwhile.
     type: int
     default: 1000
   folder:

@@ -103,5 +103,5 @@ def test_a_session_lost_between_pages_is_the_same_clear_error(vcenter):
         next(pages)
         si.content.sessionManager.Logout()
         with pytest.raises(ConnectionFailedError) as caught:
-            next(pages)
+            list(pages)  # the second page was asked for while the first was read: the third fails
     assert str(caught.value).startswith("vc:443 answered with the fault vim.fault.NotAuthenticated")

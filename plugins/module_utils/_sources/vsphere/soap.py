@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: hyper2kvm maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One SOAP call over the session pyVmomi opened, with the answer handed to our own reader.
+"""SOAP calls over the session pyVmomi opened, with the answers handed to our own reader.
 
 Everything about the conversation stays pyVmomi's: the request is written by the stub's serialiser
 (same envelope, API version, request context), posted on a connection from the stub's pool (same TLS
@@ -11,6 +11,9 @@ credential is read or kept here. Only the reading of the answer differs: its byt
 chunk by chunk as they arrive. When read() finds a SOAP Fault, or something it does not handle
 (soap_answer.Unsupported), pyVmomi's deserialiser reads the same bytes instead: faults come out as
 the very vmodl exceptions pyVmomi raises, and unusual answers as pyVmomi objects for fallback().
+
+send() posts a call and returns it unread (a Call), so that a caller can read another answer
+meanwhile; Call.receive() reads it, Call.abandon() closes its connection instead.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -49,6 +52,12 @@ def lean_stub(managed_object):
 def invoke(stub, managed_object, method, args, read, fallback, where="vSphere"):
     """Call `method` (a name) of managed_object with positional args; read(chunks) turns the answer
     bytes into the result, fallback(pyvmomi_result) does when read() cannot."""
+    return send(stub, managed_object, method, args).receive(read, fallback, where)
+
+
+def send(stub, managed_object, method, args):
+    """Post the call and return it as a Call without waiting for the answer, so that the caller can
+    read another answer meanwhile (the server prepares this one on its side)."""
     info = managed_object._GetMethodInfo(method)
     body = stub.SerializeRequest(managed_object, info, args)
     for modifier in stub.requestModifierList:
@@ -63,32 +72,54 @@ def invoke(stub, managed_object, method, args, read, fallback, where="vSphere"):
     compressed = getattr(stub, "_acceptCompressedResponses", False)
     if compressed:
         headers["Accept-Encoding"] = "gzip, deflate"
-
     conn = stub.GetConnection()
+    call = Call(stub, info, conn, compressed)
     try:
         conn.request("POST", stub.path, body, headers)
-        resp = conn.getresponse()
-        _keep_cookie(stub, resp)
-        if resp.status not in (200, 500):
-            raise http_client.HTTPException("%s %s" % (resp.status, resp.reason))
-        stream = _decoded(resp) if compressed else resp
-        kept = []
-        try:
-            if resp.status != 200:
-                raise FaultAnswer()  # 500 carries a fault: pyVmomi's reading is the reference
-            result = read(_chunks(stream, kept))
-        except (FaultAnswer, Unsupported):
-            kept.extend(_chunks(stream, []))
-            result = fallback(_pyvmomi_result(stub, info, b"".join(kept), where))
-        resp.read()
     except BaseException:
-        # As pyVmomi does after a failed call: the connection may hold half an answer, and the
-        # server may be sick; drop the pooled connections too.
-        conn.close()
-        stub.DropConnections()
+        call.abandon()
         raise
-    stub.ReturnConnection(conn)
-    return result
+    return call
+
+
+class Call(object):
+    """One posted request on its own connection from the stub's pool: receive() its answer once, or
+    abandon() it (the connection is closed, never reused with half an answer in it)."""
+
+    def __init__(self, stub, info, conn, compressed):
+        self.stub = stub
+        self.info = info
+        self.conn = conn
+        self.compressed = compressed
+
+    def receive(self, read, fallback, where="vSphere"):
+        stub, conn = self.stub, self.conn
+        try:
+            resp = conn.getresponse()
+            _keep_cookie(stub, resp)
+            if resp.status not in (200, 500):
+                raise http_client.HTTPException("%s %s" % (resp.status, resp.reason))
+            stream = _decoded(resp) if self.compressed else resp
+            kept = []
+            try:
+                if resp.status != 200:
+                    raise FaultAnswer()  # 500 carries a fault: pyVmomi's reading is the reference
+                result = read(_chunks(stream, kept))
+            except (FaultAnswer, Unsupported):
+                kept.extend(_chunks(stream, []))
+                result = fallback(_pyvmomi_result(stub, self.info, b"".join(kept), where))
+            resp.read()
+        except BaseException:
+            self.abandon()
+            raise
+        stub.ReturnConnection(conn)
+        return result
+
+    def abandon(self):
+        """As pyVmomi does after a failed call: the connection may hold half an answer, and the
+        server may be sick; drop the pooled connections too."""
+        self.conn.close()
+        self.stub.DropConnections()
 
 
 def _chunks(stream, kept):

@@ -76,6 +76,7 @@ CHILDREN = {
     MISSING: {"path": PATH, "fault": LOCALIZED_FAULT},
     LOCALIZED_FAULT: {"fault": FAULT, "localizedMessage": SKIP},
 }
+NO_CHILDREN = {}
 
 
 # An open element is a list (cheaper than an object, and a page opens ~200,000 of them):
@@ -93,16 +94,20 @@ _SKIP = _frame(SKIP)
 
 class AnswerReader(object):
     """Feed it the bytes of one answer (feed()), then close(): the Page, or None when the answer
-    holds no result (what pyVmomi returns as None)."""
+    holds no result (what pyVmomi returns as None). on_token(token) is called as soon as the
+    continuation token is read (it comes before the objects), while the rest is still to come."""
 
-    def __init__(self, schema, where="vSphere"):
+    def __init__(self, schema, where="vSphere", on_token=None):
         self.schema = schema
         self.where = where
+        self.on_token = on_token
         self.objects = []
         self.token = None
         self.has_result = False
         self.complete = False
-        self._namespaces = {}
+        self._namespaces = {}  # prefix -> the URIs declared for it, innermost last
+        self._uris = {}  # prefix -> the URI it stands for here
+        self._val_kinds = {}  # xsi:type of a property value -> (Kind, prefix, URI), see _start
         self._stack = [_frame(DOCUMENT)]
         self._text = ""
         parser = self._parser = expat.ParserCreate(namespace_separator=SEP)
@@ -158,16 +163,21 @@ class AnswerReader(object):
 
     def _start_namespace(self, prefix, uri):
         self._namespaces.setdefault(prefix, []).append(uri)
+        self._uris[prefix] = uri
 
     def _end_namespace(self, prefix):
-        self._namespaces[prefix].pop()
+        uris = self._namespaces[prefix]
+        uris.pop()
+        self._uris[prefix] = uris[-1] if uris else ""
 
     def _qname(self, value):
         """(namespace, local name) of a QName attribute value (xsi:type="xsd:string"), resolved
         with the declarations in scope, like pyVmomi does."""
         prefix, _sep, name = value.rpartition(":")
-        uris = self._namespaces.get(prefix or None)
-        return (uris[-1] if uris else ""), name
+        return self._uri(prefix or None), name
+
+    def _uri(self, prefix):
+        return self._uris.get(prefix, "")
 
     # --- elements: the hot path, kept flat ------------------------------------------------------------
 
@@ -182,16 +192,21 @@ class AnswerReader(object):
         if role != VALUE:
             stack.append(_SKIP if role == SKIP else self._structure_child(role, tag, attrs))
             return
+        kind = parent[KIND]
         xsi = attrs.get(XSI_TYPE) if attrs else None
         if xsi is None:
-            children = parent[KIND].children
-            entry = children.get(tag) or self._child(parent[KIND], tag)
+            entry = kind.children.get(tag) or self._child(kind, tag)
         else:
-            entry = self._typed_child(parent[KIND], tag, xsi)
+            # memo: (entry, prefix of the type, the namespace it stood for); valid while it still does
+            memo = kind.typed_children.get((tag, xsi))
+            if memo is not None and self._uris.get(memo[1], "") == memo[2]:
+                entry = memo[0]
+            else:
+                entry = self._typed_child(kind, tag, xsi)
         kind, key, append = entry
         code = kind.code
         if code == DATA:
-            stack.append([VALUE, kind, {}, key, append, None])
+            stack.append([VALUE, kind, {"_type": kind.name}, key, append, None])
         elif code == ARRAY:
             stack.append([VALUE, kind, [], key, append, None])
         elif code == MOREF:
@@ -212,11 +227,10 @@ class AnswerReader(object):
         if code == TEXT:
             value = self._text
         elif code == DATA:
-            value = {"_type": kind.name}
-            value.update(frame[BUILT])  # elements come in schema order, the order to_plain() writes
+            value = frame[BUILT]  # elements come in schema order, the order to_plain() writes
             for name in kind.required:
                 if name not in value:
-                    value = _with_defaults(kind, frame[BUILT])
+                    value = _with_defaults(kind, value)
                     break
         elif code == ARRAY:
             value = frame[BUILT]
@@ -257,18 +271,23 @@ class AnswerReader(object):
         return entry
 
     def _typed_child(self, kind, tag, xsi):
-        """(Kind, key, append) of an element with an xsi:type inside a value of `kind`."""
+        """(Kind, key, append) of an element with an xsi:type inside a value of `kind`, memoised
+        on the Kind by (tag, xsi:type) with the namespace the type's prefix stands for here."""
         name = tag.rpartition(SEP)[2]
         if kind.code == ARRAY:
-            return self._typed(kind.item, xsi), None, False
-        if kind.code != DATA:
+            entry = self._typed(kind.item, xsi), None, False
+        elif kind.code != DATA:
             raise self._malformed("a %s value holds an element (<%s>)" % (kind.pytype.__name__, name))
-        prop = kind.props.get(name)
-        if prop is None:
-            raise Unsupported("property %s of %s" % (name, kind.name))
-        key, declared, is_array = prop
-        child = self._typed(declared, xsi)
-        return child, key, is_array and child.code != ARRAY
+        else:
+            prop = kind.props.get(name)
+            if prop is None:
+                raise Unsupported("property %s of %s" % (name, kind.name))
+            key, declared, is_array = prop
+            child = self._typed(declared, xsi)
+            entry = child, key, is_array and child.code != ARRAY
+        prefix = xsi.rpartition(":")[0] or None
+        kind.typed_children[(tag, xsi)] = (entry, prefix, self._uri(prefix))
+        return entry
 
     def _typed(self, declared, xsi):
         ns, name = self._qname(xsi)
@@ -310,6 +329,39 @@ class AnswerReader(object):
 
     def _structure_child(self, role, tag, attrs):
         ns, _sep, name = tag.rpartition(SEP)
+        child = CHILDREN.get(role, NO_CHILDREN).get(name)  # the frequent case first
+        if child is not None:
+            if child == OBJECTS:
+                return _frame(OBJECTS, built={"_ref": None})
+            if child == OBJ:
+                return _frame(OBJ, key=self._reference_type(attrs))
+            if child == SKIP:
+                return _SKIP
+            if child == FAULT:
+                # only its type matters, kept on the enclosing LocalizedMethodFault; its content is skipped
+                self._stack[-1][TYPE] = self._fault_type(attrs)
+                return _SKIP
+            if child == MISSING:
+                # path and fault name as pyVmomi leaves them when the elements are absent
+                return _frame(MISSING, built=["", "NoneType"])
+            return _frame(child)
+        if role == PROPSET and name == "val":
+            # DynamicProperty.val is declared anyType: its xsi:type says what it is
+            xsi = attrs.get(XSI_TYPE)
+            if xsi is None:
+                raise Unsupported("a property value without xsi:type")
+            memo = self._val_kinds.get(xsi)
+            if memo is not None and self._uris.get(memo[1], "") == memo[2]:
+                kind = memo[0]
+            else:
+                kind = self._typed(object, xsi)
+                prefix = xsi.rpartition(":")[0] or None
+                self._val_kinds[xsi] = (kind, prefix, self._uri(prefix))
+            if kind.code >= ANY:
+                self._unsupported_value(kind)
+            built = {"_type": kind.name} if kind.code == DATA else [] if kind.code == ARRAY else None
+            type_name = self._reference_type(attrs) if kind.code == MOREF else None
+            return [VALUE, kind, built, "val", False, type_name]
         if role == DOCUMENT:
             if (ns, name) != (SOAPENV, "Envelope"):
                 raise self._malformed("it is not a SOAP envelope (the document is <%s>)" % name)
@@ -331,34 +383,7 @@ class AnswerReader(object):
                 raise Unsupported("<%s> in the response" % name)
             self.has_result = True
             return _frame(RETURNVAL)
-        if role == PROPSET and name == "val":
-            # DynamicProperty.val is declared anyType: its xsi:type says what it is
-            xsi = attrs.get(XSI_TYPE)
-            if xsi is None:
-                raise Unsupported("a property value without xsi:type")
-            kind = self._typed(object, xsi)
-            if kind.code >= ANY:
-                self._unsupported_value(kind)
-            built = {} if kind.code == DATA else [] if kind.code == ARRAY else None
-            type_name = self._reference_type(attrs) if kind.code == MOREF else None
-            return [VALUE, kind, built, "val", False, type_name]
-        child = CHILDREN.get(role, {}).get(name)
-        if child is None:
-            raise Unsupported("<%s> where it was not expected" % name)
-        if child == SKIP:
-            return _SKIP
-        if child == OBJECTS:
-            return _frame(OBJECTS, built={"_ref": None})
-        if child == OBJ:
-            return _frame(OBJ, key=self._reference_type(attrs))
-        if child == FAULT:
-            # only its type matters, kept on the enclosing LocalizedMethodFault; its content is skipped
-            self._stack[-1][TYPE] = self._fault_type(attrs)
-            return _SKIP
-        if child == MISSING:
-            # path and fault name as pyVmomi leaves them when the elements are absent
-            return _frame(MISSING, built=["", "NoneType"])
-        return _frame(child)
+        raise Unsupported("<%s> where it was not expected" % name)
 
     def _end_structure(self, frame):
         role = frame[ROLE]
@@ -391,6 +416,8 @@ class AnswerReader(object):
             parent[BUILT][1] = frame[TYPE]
         elif role == TOKEN:
             self.token = self._text
+            if self.on_token is not None:
+                self.on_token(self.token)
         elif role == ENVELOPE:
             self.complete = True
 
@@ -424,13 +451,17 @@ def _with_defaults(kind, got):
     return value
 
 
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+
+
 def _boolean(text):
-    # pyVmomi's reading of xsd:boolean
-    if text == "0" or text.lower() == "false":
-        return False
-    if text == "1" or text.lower() == "true":
-        return True
-    raise ValueError("not a boolean")
+    # pyVmomi's reading of xsd:boolean: 0, 1, and true or false in any case
+    value = _BOOLEANS.get(text)
+    if value is None:
+        value = _BOOLEANS.get(text.lower())
+    if value is None:
+        raise ValueError("not a boolean")
+    return value
 
 
 def _datetime(text):
@@ -441,9 +472,9 @@ def _datetime(text):
     return value.isoformat()
 
 
-def read_answer(chunks, schema, where="vSphere"):
+def read_answer(chunks, schema, where="vSphere", on_token=None):
     """The Page (or None) of one answer given as an iterable of byte strings."""
-    reader = AnswerReader(schema, where)
+    reader = AnswerReader(schema, where, on_token)
     for chunk in chunks:
         reader.feed(chunk)
     return reader.close()

@@ -41,10 +41,12 @@ class Kind(object):
     required: DATA only, the properties that have such a value
     item:  ARRAY only, the declared type of the items
     values: ENUM only, the allowed values
-    children: the reader's memo of what the elements inside a value of this type are
+    children, typed_children: the reader's memos of what the elements inside a value of this type
+           are, by tag and by (tag, xsi:type)
     """
 
-    __slots__ = ("code", "name", "pytype", "props", "order", "required", "item", "values", "children")
+    __slots__ = ("code", "name", "pytype", "props", "order", "required", "item", "values", "children",
+                 "typed_children")
 
     def __init__(self, code, pytype, name=None):
         self.code = code
@@ -52,6 +54,7 @@ class Kind(object):
         self.name = name
         self.props = self.order = self.required = self.item = self.values = None
         self.children = {}
+        self.typed_children = {}
 
 
 class Schema(object):

@@ -108,6 +108,8 @@ def test_a_missing_required_property_gets_pyvmomis_default():
     ("xsd:double", "1.5", 1.5),
     ("xsd:boolean", "1", True),
     ("xsd:boolean", "false", False),
+    ("xsd:boolean", "TRUE", True),
+    ("xsd:boolean", "0", False),
     ("xsd:dateTime", "2024-02-29T10:11:12.1234567-05:30", None),
     ("xsd:base64Binary", "aGVs\nbG8=", "aGVsbG8="),
     ("VirtualMachinePowerState", "suspended", "suspended"),
@@ -121,6 +123,55 @@ def test_primitive_values_read_like_pyvmomi(xsi, text, value):
     assert got.objects == want.objects
     if value is not None:
         assert got.objects[0]["name"] == value
+
+
+def test_the_token_is_reported_before_the_objects_are_read():
+    data = fixture("continue-seeded-vms.xml")
+    chunks = [data[i:i + 64] for i in range(0, len(data), 64)]
+    fed, reported = [], []
+
+    def feeding():
+        for chunk in chunks:
+            fed.append(chunk)
+            yield chunk
+    page = soap_answer.read_answer(feeding(), soap_types.Schema(VERSION),
+                                   on_token=lambda token: reported.append((token, len(fed))))
+    assert reported == [("h2k-3", (data.index(b"</token>") + len("</token>")) // 64 + 1)]
+    assert page.objects == lean(data).objects and page.token == "h2k-3"
+
+
+def spied_schema():
+    """A Schema that records the (namespace, name) pairs it is asked to look up."""
+    schema = soap_types.Schema(VERSION)
+    asked, lookup = [], schema._lookup
+
+    def spy(ns, name, **kwargs):
+        asked.append((ns, name))
+        return lookup(ns, name, **kwargs)
+    schema._lookup = spy
+    return schema, asked
+
+
+def test_a_prefix_bound_again_is_looked_up_again():
+    """Type names are remembered per element and xsi:type together with the namespace their prefix
+    stood for: a prefix bound to another namespace further on is looked up again (pyVmomi then
+    guesses the type by its name), never taken for the type it named before."""
+    ns = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    prefixed = edit("continue-seeded-vms.xml", ns, ns + ' xmlns:v="urn:vim25"').replace(
+        b'XMLSchema-instance:type="Description"', b'XMLSchema-instance:type="v:Description"')
+    assert lean(prefixed).objects == reference(prefixed).objects == lean(fixture("continue-seeded-vms.xml")).objects
+    last = prefixed.rindex(b'<deviceInfo XMLSchema-instance:type="v:Description"')
+    rebound = prefixed[:last] + b'<deviceInfo xmlns:v="urn:elsewhere" ' + prefixed[last + len(b"<deviceInfo "):]
+    schema, asked = spied_schema()
+    assert soap_answer.read_answer([rebound], schema).objects == reference(rebound).objects
+    assert ("urn:vim25", "Description") in asked and ("urn:elsewhere", "Description") in asked
+    # the same for property values: xsd:string in the second port group's name
+    second = edit("continue-last-page.xml",
+                  r'<val (xmlns:XMLSchema-instance="[^"]*" XMLSchema-instance:type="xsd:string">DC0_DVPG1)',
+                  r'<val xmlns:xsd="urn:vim25" \1')
+    schema, asked = spied_schema()
+    assert soap_answer.read_answer([second], schema).objects == reference(second).objects
+    assert ("http://www.w3.org/2001/XMLSchema", "string") in asked and ("urn:vim25", "string") in asked
 
 
 def test_no_result_reads_as_none():
