@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -38,14 +37,7 @@ def _undefine():
 
 @pytest.fixture(scope="module")
 def vcenter(tmp_path_factory):
-    try:
-        binary = vcsim.build()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    sim = vcsim.Simulator(binary, tmp_path_factory.mktemp("vcsim"), password=secrets.token_urlsafe(12),
-                          vms_per_pool=1, clusters=1)
-    with sim:
-        yield sim
+    yield from vcsim.running(tmp_path_factory.mktemp("vcsim"), vms_per_pool=1, clusters=1)
 
 
 def _seed_fixture_vm(sim, guest):

@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import random
-import secrets
 import signal
 import subprocess
 import sys
@@ -49,15 +48,7 @@ DATA = sum(length for _offset, length in LAYOUT)
 
 @pytest.fixture(scope="module")
 def vcenter(tmp_path_factory):
-    try:
-        binary = vcsim.build()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    sim = vcsim.Simulator(binary, tmp_path_factory.mktemp("vcsim"), password=secrets.token_urlsafe(12),
-                          vms_per_pool=1, clusters=1)
-    with sim:
-        yield sim
-    assert sim.proc.returncode == 0, "the simulator did not stop cleanly:\n" + sim.log.read_text()[-2000:]
+    yield from vcsim.running(tmp_path_factory.mktemp("vcsim"), vms_per_pool=1, clusters=1)
 
 
 @contextlib.contextmanager

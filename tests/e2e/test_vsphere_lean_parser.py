@@ -5,7 +5,6 @@ VM deleted between pages come out as before."""
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 
@@ -24,16 +23,11 @@ pytestmark = [pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def vcenter(tmp_path_factory):
-    try:
-        binary = vcsim.build()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    sim = vcsim.Simulator(binary, tmp_path_factory.mktemp("vcsim"), password=secrets.token_urlsafe(12))
-    with sim:
+    def seed(sim):
         with connection.session(**sim.connect_args()) as si:
             vcsim_seed.seed(si)
-        yield sim
-    assert sim.proc.returncode == 0, "the simulator did not stop cleanly:\n" + sim.log.read_text()[-2000:]
+
+    yield from vcsim.running(tmp_path_factory.mktemp("vcsim"), seed=seed)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -33,19 +32,16 @@ GIB = 1024 ** 3
 GENERATED = ["DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1", "DC0_C1_RP0_VM0", "DC0_C1_RP0_VM1"]  # -vm 2, 2 clusters
 
 
+def _seed(sim):
+    with connection.session(**sim.connect_args()) as si:
+        vcsim_seed.seed(si)
+
+
 @pytest.fixture(scope="module")
 def vcenter(tmp_path_factory):
-    try:
-        binary = vcsim.build()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    sim = vcsim.Simulator(binary, tmp_path_factory.mktemp("vcsim"), password=secrets.token_urlsafe(12))
-    with sim:
-        with connection.session(**sim.connect_args()) as si:
-            vcsim_seed.seed(si)
-        yield sim
-    assert sim.proc.returncode == 0, "the simulator did not stop cleanly:\n" + sim.log.read_text()[-2000:]
-    assert not any((sim.workdir / "datastores").iterdir()), "datastore folders left behind"
+    workdir = tmp_path_factory.mktemp("vcsim")
+    yield from vcsim.running(workdir, seed=_seed)
+    assert not any((workdir / "datastores").iterdir()), "datastore folders left behind"
 
 
 @pytest.fixture(scope="module")

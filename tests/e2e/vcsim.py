@@ -12,6 +12,7 @@ import datetime
 import ipaddress
 import json
 import os
+import secrets
 import selectors
 import signal
 import socket
@@ -37,6 +38,24 @@ def build() -> str:
     if proc.returncode != 0:
         raise RuntimeError("%s failed (%d):\n%s" % (SETUP_SCRIPT, proc.returncode, proc.stderr[-4000:]))
     return proc.stdout.strip().splitlines()[-1]
+
+
+def running(workdir: Path, seed=None, **options):
+    """For a pytest fixture (`yield from vcsim.running(...)`): the simulator built (or taken from the
+    cache) and running in workdir with a fresh password, seed(sim) called once it is up. It must stop
+    cleanly at teardown; a failed build fails the test that needs it (not an error in the fixture)."""
+    import pytest  # test support only: every caller is a pytest fixture
+
+    try:
+        binary = build()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    sim = Simulator(binary, workdir, password=secrets.token_urlsafe(12), **options)
+    with sim:
+        if seed is not None:
+            seed(sim)
+        yield sim
+    assert sim.proc.returncode == 0, "the simulator did not stop cleanly:\n" + sim.log.read_text()[-2000:]
 
 
 def make_certificates(folder: Path, name: str = "h2k-test") -> dict:
