@@ -142,12 +142,12 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources.azure i
     discover,
     listing,
 )
-# The naming rules for hosts and groups are the same for every source: reuse the vSphere ones
-# (pure string functions, no pyVmomi behind them).
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources.vsphere.hosts import (
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources.inventory_hosts import (
     FAMILY_GROUPS,
+    guest_family,
     safe_group_name,
     safe_host_name,
+    unique_host_names,
 )
 from ansible_collections.hyper2kvm.migrate.plugins.plugin_utils import connection_options
 
@@ -158,29 +158,13 @@ POWER_GROUPS = {"on": "powered_on", "off": "powered_off"}
 
 
 def host_names(vms):
-    """[(host name, vm)] in the order given, and warnings.
+    """[(host name, vm)] and warnings: VM names are unique only within a resource group, so VMs that
+    share a host name are each named '<name>_<resource group>'."""
+    def group(vm):
+        return vm["source"].get("resource_group") or ""
 
-    VM names are unique only within a resource group. When several VMs end up with the same host
-    name, none of them keeps the bare name: each becomes '<name>_<resource group>'.
-    """
-    wanted = [safe_host_name(vm["name"]) for vm in vms]
-    counts = {}
-    for name in wanted:
-        counts[name] = counts.get(name, 0) + 1
-    named, warnings = [], []
-    for name, vm in zip(wanted, vms):
-        if counts[name] > 1:
-            group = vm["source"].get("resource_group") or ""
-            unique = "%s_%s" % (name, safe_host_name(group))
-            warnings.append("VM %r of resource group %r shares its host name %r with another VM: it is host %r."
-                            % (vm["name"], group, name, unique))
-            name = unique
-        named.append((name, vm))
-    return named, warnings
-
-
-def guest_family(vm):
-    return (vm.get("guest") or {}).get("family") or "unknown"
+    return unique_host_names(vms, lambda vm: safe_host_name(group(vm)),
+                             lambda vm: "VM %r of resource group %r" % (vm["name"], group(vm)))
 
 
 def host_vars(vm):

@@ -11,52 +11,21 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources.inventory_hosts import (
+    FAMILY_GROUPS,
+    guest_family,
+    safe_group_name,
+    unique_host_names,
+)
 
-_UNSAFE_IN_HOST = re.compile(r"[^A-Za-z0-9_.-]")
-_UNSAFE_IN_GROUP = re.compile(r"[^A-Za-z0-9_]")
-# guest.family -> group; whatever is neither Linux nor Windows (BSD, unknown) goes to "other".
-FAMILY_GROUPS = {"linux": "linux", "windows": "windows"}
 POWER_GROUPS = {"on": "powered_on", "off": "powered_off", "suspended": "suspended"}
 
 
-def safe_host_name(name):
-    """A VM name usable in host patterns (--limit): characters other than letters, digits, '.', '_'
-    and '-' become '_' ('web 01 (old)' -> 'web_01__old_')."""
-    return _UNSAFE_IN_HOST.sub("_", name or "") or "_"
-
-
-def safe_group_name(name):
-    """A valid Ansible group name part: characters other than letters, digits and '_' become '_'."""
-    return _UNSAFE_IN_GROUP.sub("_", name or "")
-
-
 def host_names(vms):
-    """[(host name, vm)] in the order given, and warnings.
-
-    A host is named after its VM (made safe for host patterns). When several VMs end up with the
-    same name (vSphere allows equal names in different folders or datacenters), none of them gets
-    the bare name: each is named '<name>_<managed object id>', so that a pattern never picks one
-    of them by chance.
-    """
-    wanted = [safe_host_name(vm["name"]) for vm in vms]
-    counts = {}
-    for name in wanted:
-        counts[name] = counts.get(name, 0) + 1
-    named, warnings = [], []
-    for name, vm in zip(wanted, vms):
-        if counts[name] > 1:
-            unique = "%s_%s" % (name, vm["source"]["id"])
-            warnings.append("VM %r (%s) shares its host name %r with another VM: it is host %r."
-                            % (vm["name"], vm["source"]["id"], name, unique))
-            name = unique
-        named.append((name, vm))
-    return named, warnings
-
-
-def guest_family(vm):
-    """linux, windows, bsd or unknown (the values of the guest_family filter)."""
-    return (vm.get("guest") or {}).get("family") or "unknown"
+    """[(host name, vm)] and warnings: VMs that share a name (vSphere allows equal names in
+    different folders or datacenters) are each named '<name>_<managed object id>'."""
+    return unique_host_names(vms, lambda vm: vm["source"]["id"],
+                             lambda vm: "VM %r (%s)" % (vm["name"], vm["source"]["id"]))
 
 
 def host_vars(vm):

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: hyper2kvm maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""VM descriptions as inventory hosts: names, duplicates, variables and default groups."""
+"""VM descriptions as inventory hosts: names (the rules every source shares, inventory_hosts.py),
+duplicates, variables and default groups."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,6 +12,7 @@ import re
 
 import pytest
 
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources import inventory_hosts
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._sources.vsphere import describe, hosts
 
 VALID_GROUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -35,7 +37,7 @@ def vm(name, vm_id, family=None, power="off", cluster=None, datacenter=None):
     ("", "_"),
 ])
 def test_safe_host_name(name, want):
-    assert hosts.safe_host_name(name) == want
+    assert inventory_hosts.safe_host_name(name) == want
 
 
 @pytest.mark.parametrize("name, want", [
@@ -44,7 +46,7 @@ def test_safe_host_name(name, want):
     ("Prod.Cluster/EU", "Prod_Cluster_EU"),
 ])
 def test_safe_group_name(name, want):
-    assert hosts.safe_group_name(name) == want
+    assert inventory_hosts.safe_group_name(name) == want
 
 
 def test_unique_names_are_kept():
