@@ -43,6 +43,7 @@ from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import re
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 VARIANTS = ("debian12-dracut", "debian12-efi", "debian12-lvm")
+UEFI_VARIANTS = ("debian12-efi",)
 # Per variant: the guest_repair options beyond the source MAC.
 OPTIONS = {"debian12-efi": {"update_grub": True}}
 BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "fixtures" / "guest" / "build.sh"
@@ -178,11 +179,11 @@ def _assert_uefi_repair(variant, result):
         "changed", "unchanged")
 
 
+@pytest.mark.parametrize("variant", UEFI_VARIANTS, indirect=True)
 def test_unrepaired_uefi_variant_has_nothing_the_firmware_can_start(variant, tmp_path):
     """The negative half of the fallback proof: OVMF with a new variable store and the unrepaired disk
     on SATA (the guest's initramfs has the AHCI driver, so only the firmware's boot path is tested)."""
-    if variant["firmware"] != "uefi":
-        pytest.skip("BIOS variant")
+    assert variant["firmware"] == "uefi"
     log = tmp_path / "console-unrepaired.log"
     with boot_lock():
         boot = bootcheck.boot(os.path.join(variant["dir"], variant["files"]["raw"]), "raw", "sata", None,
