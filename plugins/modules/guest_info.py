@@ -130,7 +130,8 @@ boot:
   type: dict
 bootloader:
   description: Bootloader flavour, config files, kernel command line and its C(root=), whether that is an
-    unstable device name, and GRUB defaults (C(disable_linux_uuid)).
+    unstable device name, GRUB defaults (C(disable_linux_uuid)) and the guest's GRUB configuration tool
+    (C(mkconfig), C(grub-mkconfig) or C(grub2-mkconfig)).
   returned: for Linux guests
   type: dict
 initramfs:
