@@ -21,6 +21,7 @@ import time
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import qemu_img, source
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import (
     IntegrityError, InvalidInputError, MigrationError)
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._transfer import destination
 
 STATE_SUFFIX = ".hyper2kvm.json"
 STATE_VERSION = 1
@@ -91,17 +92,8 @@ def is_up_to_date(req, fingerprint, state):
 
 
 def _check_destination(req, state, check_mode, findings):
-    parent = os.path.dirname(req.dest)
-    if not os.path.isdir(parent):
-        if check_mode:
-            # In a --check run the task that creates the directory did not run either.
-            findings.append("Destination directory %s does not exist (yet)." % parent)
-            return
-        raise InvalidInputError("Destination directory %s does not exist." % parent,
-                                fix="Create it first (ansible.builtin.file state=directory).")
-    if os.path.exists(req.dest) and state is None and not req.force:
-        raise MigrationError("%s exists and was not written by disk_convert; refusing to overwrite it." % req.dest,
-                             fix="Choose another dest, remove the file, or set force=true.")
+    destination.check([{"path": req.dest, "record": state}], os.path.dirname(req.dest), req.force, findings,
+                      check_mode, "disk_convert", option="dest")
     if os.path.realpath(req.src) == os.path.realpath(req.dest):
         raise InvalidInputError("dest is the source itself; the source is never modified.",
                                 fix="Choose another dest.")
