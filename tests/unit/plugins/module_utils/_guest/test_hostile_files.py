@@ -13,7 +13,7 @@ import stat
 import pytest
 
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import (
-    CommandError, InvalidInputError, UnsafeInputError)
+    CommandError, IntegrityError, InvalidInputError, UnsafeInputError)
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._guest import appliance, repair
 
 # (path, link text, where the link resolves in the guest) -> refusal code or None when it may be read
@@ -258,3 +258,65 @@ def test_failing_guest_command_names_command_status_and_output():
     assert "broken on purpose" in text and "Fix:" in text
     app.g = FakeShell(b"done\nh2k-exit-status=0\n")
     assert repair._sh(app, {"id": "06"}, ["true"]) == "done\n"
+
+
+class FakeEsp(FakeGuest):
+    """FakeGuest plus the calls a copy_file step makes (checksum, mkdir_p, cp); bad_copy corrupts cp."""
+
+    def __init__(self, tree, bad_copy=False):
+        super(FakeEsp, self).__init__(tree)
+        self.bad_copy = bad_copy
+
+    def checksum(self, kind, path):
+        assert kind == "sha256"
+        return repair.sha256(self.tree[self._resolve(path)])
+
+    def mkdir_p(self, path):
+        while path not in self.tree and path != "/":
+            self.tree[path] = "dir"
+            path = posixpath.dirname(path)
+
+    def cp(self, source, target):
+        self.tree[target] = self.tree[source] + (b"!" if self.bad_copy else b"")
+
+
+SHIM = b"MZ shim signed by the distribution"
+ESP = {"/boot": "dir", "/boot/efi": "dir", "/boot/efi/EFI": "dir", "/boot/efi/EFI/debian": "dir",
+       "/boot/efi/EFI/debian/shimx64.efi": SHIM}
+COPY = {"id": "07-efi-fallback-bootx64.efi", "action": "copy_file", "path": "/boot/efi/EFI/BOOT/BOOTX64.EFI",
+        "source": "/boot/efi/EFI/debian/shimx64.efi"}
+
+
+def _esp_app(tree, bad_copy=False):
+    app = _app({})
+    app.g = FakeEsp(dict(tree), bad_copy)
+    return app
+
+
+def test_fallback_loader_copied_and_verified():
+    app, step = _esp_app(ESP), dict(COPY)
+    assert repair._apply_copy(app, step) == "changed"
+    assert app.g.tree[step["path"]] == SHIM and app.g.tree["/boot/efi/EFI/BOOT"] == "dir"
+    assert step["sha256_before"] is None and step["sha256_after"] == repair.sha256(SHIM)
+    assert repair._apply_copy(app, dict(COPY)) == "unchanged"  # the same bytes there already
+
+
+def test_fallback_loader_copy_that_reads_back_wrong_fails():
+    with pytest.raises(IntegrityError, match="BOOTX64.EFI reads back with SHA-256"):
+        repair._apply_copy(_esp_app(ESP, bad_copy=True), dict(COPY))
+
+
+@pytest.mark.parametrize("tree, role", [
+    (dict(ESP, **{"/boot/efi/EFI/debian/shimx64.efi": ("link", "/etc/shadow"), "/etc/shadow": b"x"}), "Source"),
+    (dict(ESP, **{"/boot/efi/EFI/debian/shimx64.efi": "fifo"}), "Source"),
+    (dict(ESP, **{"/boot/efi/EFI/BOOT": "dir", "/boot/efi/EFI/BOOT/BOOTX64.EFI": "dir"}), "Target"),
+    (dict(ESP, **{"/boot/efi/EFI/BOOT": "dir", "/boot/efi/EFI/BOOT/BOOTX64.EFI": ("link", "/etc/shadow"),
+                  "/etc/shadow": b"x"}), "Target"),
+])
+def test_fallback_loader_copy_refuses_what_is_not_a_regular_file(tree, role):
+    app = _esp_app(tree)
+    before = dict(app.g.tree)
+    with pytest.raises(UnsafeInputError, match="%s .* is not a regular file" % role) as err:
+        repair._apply_copy(app, dict(COPY))
+    assert "Fix:" in str(err.value)
+    assert app.g.tree == before  # nothing written
