@@ -19,6 +19,12 @@ description:
     qemu-img explicitly, with every layer of the chain named; qemu-img never probes a format or opens
     a file outside the source directory.
   - Reads a disk straight out of an uncompressed OVA member without extracting it (no second copy).
+  - A streamOptimized VMDK (the disk format inside OVAs) is converted by the collection's own reader,
+    which inflates the compressed grains on every CPU (with libdeflate when the host has it, zlib
+    otherwise) and writes a plain qcow2 or raw file; qemu-img inflates on one core. Which grain holds
+    which part of the disk is read from the grain directory and tables, as qemu and VMware read it.
+    Layouts it does not handle (another grain size or compression, no grain markers) go to qemu-img,
+    as does every other format. See O(engine).
   - The output stays sparse (work grows with allocated data, not virtual size). Parallel
     coroutines and out-of-order writes are used by default.
   - The output is written under a hidden temporary name in the destination directory, verified
@@ -57,6 +63,18 @@ options:
     type: str
     choices: [qcow2, raw]
     default: qcow2
+  engine:
+    description:
+      - V(auto) converts streamOptimized VMDKs with the collection's parallel inflate and everything
+        else with qemu-img; V(qemu-img) always uses qemu-img. Both outputs are verified the same way.
+    type: str
+    choices: [auto, qemu-img]
+    default: auto
+  inflate_threads:
+    description:
+      - Threads that inflate grains of a streamOptimized VMDK, 1 to 64. Default one per CPU the task
+        may run on (at most 16).
+    type: int
   coroutines:
     description:
       - Parallel coroutines for qemu-img (C(-m)), 1 to 16.
@@ -187,6 +205,24 @@ sha256:
   description: SHA-256 of the output file.
   returned: when O(checksum=sha256)
   type: str
+engine:
+  description: What converts (or would convert) the disk, V(stream-inflate) or V(qemu-img).
+  returned: when a conversion is (or would be) done
+  type: str
+inflate:
+  description: For O(engine=auto) on a streamOptimized VMDK, how the grains were inflated.
+  returned: when converted by the stream-inflate engine
+  type: dict
+  contains:
+    backend:
+      description: V(libdeflate) or V(zlib).
+      type: str
+    threads:
+      description: Inflating threads.
+      type: int
+    grains:
+      description: Compressed grains read.
+      type: int
 commands:
   description: qemu-img command lines run (or, in check mode, planned).
   returned: always
@@ -225,6 +261,8 @@ def main():
             timeout=dict(type="int"),
             force=dict(type="bool", default=False),
             keep_modified=dict(type="bool", default=False),
+            engine=dict(type="str", choices=["auto", "qemu-img"], default="auto"),
+            inflate_threads=dict(type="int"),
         ),
         supports_check_mode=True,
     )

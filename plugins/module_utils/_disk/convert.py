@@ -18,13 +18,14 @@ import os
 import shutil
 import time
 
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import qemu_img, source
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import qemu_img, source, stream_vmdk
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import (
     IntegrityError, InvalidInputError, MigrationError)
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._transfer import destination
 
 STATE_SUFFIX = ".hyper2kvm.json"
 STATE_VERSION = 1
+ENGINES = ("auto", "qemu-img")
 
 
 class Request(object):
@@ -32,11 +33,15 @@ class Request(object):
 
     def __init__(self, src, dest, src_format=None, member=None, dest_format="qcow2", coroutines=8,
                  out_of_order=True, compare=False, checksum=None, progress_file=None, force=False,
-                 timeout=None, keep_modified=False):
+                 timeout=None, keep_modified=False, engine="auto", inflate_threads=None):
         if dest_format not in qemu_img.OUTPUT_FORMATS:
             raise InvalidInputError("dest_format must be one of %s." % ", ".join(qemu_img.OUTPUT_FORMATS))
         if not 1 <= int(coroutines) <= 16:
             raise InvalidInputError("coroutines must be between 1 and 16 (qemu-img's limit), got %s." % coroutines)
+        if engine not in ENGINES:
+            raise InvalidInputError("engine must be one of %s." % ", ".join(ENGINES))
+        if inflate_threads is not None and not 1 <= int(inflate_threads) <= 64:
+            raise InvalidInputError("inflate_threads must be between 1 and 64, got %s." % inflate_threads)
         if checksum not in (None, "sha256"):
             raise InvalidInputError("checksum must be sha256 or unset.")
         self.src, self.dest = src, os.path.abspath(dest)
@@ -44,6 +49,8 @@ class Request(object):
         self.coroutines, self.out_of_order = int(coroutines), out_of_order
         self.compare, self.checksum, self.progress_file = compare, checksum, progress_file
         self.force, self.timeout, self.keep_modified = force, timeout, keep_modified
+        self.engine = engine
+        self.inflate_threads = int(inflate_threads) if inflate_threads else stream_vmdk.default_threads()
 
     @property
     def state_path(self):
@@ -159,13 +166,18 @@ def convert(req, check_mode=False):
     _check_destination(req, state, check_mode, result["findings"])
     measure = qemu_img.measure_argv(opened["spec"], req.dest_format)
     required = qemu_img.parse_measure(qemu_img.run(measure)[1])["required"]
-    result.update(changed=True, required_bytes=required, commands=[measure, argv])
+    stream = _stream_layout(req, opened)
+    result.update(changed=True, required_bytes=required, commands=[measure] if stream else [measure, argv],
+                  engine="stream-inflate" if stream else "qemu-img")
     if check_mode:
         return result
     _check_space(req, required)
     try:
         _remove(req.partial_path)
-        seconds = qemu_img.run(argv, timeout=req.timeout, progress_path=req.progress_file)[2]
+        if stream:
+            seconds = _stream_convert(req, opened, stream, result)
+        else:
+            seconds = qemu_img.run(argv, timeout=req.timeout, progress_path=req.progress_file)[2]
         result["commands"].extend(_verify(req, opened, result))
         _fsync(req.partial_path)
         os.replace(req.partial_path, req.dest)
@@ -180,6 +192,39 @@ def convert(req, check_mode=False):
     result["bytes_per_second"] = int(result["actual_size"] / seconds) if seconds > 0 else None
     _write_state(req, fingerprint, result)
     return result
+
+
+def _stream_layout(req, opened):
+    """The layout of a streamOptimized VMDK we inflate ourselves, or None when qemu-img converts.
+
+    Reading the grain tables here, also in check mode, finds a corrupt or truncated stream before
+    anything is written."""
+    layers = opened["layers"]
+    if req.engine != "auto" or len(layers) != 1:
+        return None
+    layer = layers[0]
+    if layer["format"] != "vmdk" or layer["subformat"] != "streamOptimized":
+        return None
+    try:
+        return stream_vmdk.open_layout(layer["path"], layer["offset"], _window_size(layer))
+    except stream_vmdk.Unsupported:
+        return None
+
+
+def _window_size(layer):
+    return os.path.getsize(layer["path"]) - layer["offset"] if layer["size"] is None else layer["size"]
+
+
+def _stream_convert(req, opened, layout, result):
+    layer = opened["layers"][0]
+    progress = None
+    if req.progress_file:
+        def progress(fraction, seconds):
+            qemu_img.write_progress(req.progress_file, 100.0 * fraction, seconds)
+    done = stream_vmdk.convert(layer["path"], layer["offset"], _window_size(layer), layout, req.partial_path,
+                               req.dest_format, req.inflate_threads, progress=progress, timeout=req.timeout)
+    result["inflate"] = {"backend": done["backend"], "threads": done["threads"], "grains": done["grains"]}
+    return done["seconds"]
 
 
 def _verify(req, opened, result):
