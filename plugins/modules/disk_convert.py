@@ -19,12 +19,14 @@ description:
     qemu-img explicitly, with every layer of the chain named; qemu-img never probes a format or opens
     a file outside the source directory.
   - Reads a disk straight out of an uncompressed OVA member without extracting it (no second copy).
-  - A streamOptimized VMDK (the disk format inside OVAs) is converted by the collection's own reader,
-    which inflates the compressed grains on every CPU (with libdeflate when the host has it, zlib
-    otherwise) and writes a plain qcow2 or raw file; qemu-img inflates on one core. Which grain holds
-    which part of the disk is read from the grain directory and tables, as qemu and VMware read it.
-    Layouts it does not handle (another grain size or compression, no grain markers) go to qemu-img,
-    as does every other format. See O(engine).
+  - A sparse VMDK in one file (streamOptimized, the disk inside OVAs, or monolithicSparse) without a
+    parent is converted by the collection's own reader. Grains are read in file order in large blocks
+    by several threads, which also inflate compressed grains (with libdeflate when the host has it,
+    zlib otherwise), and written to a plain qcow2 or raw file. qemu-img reads one grain at a time and
+    inflates on one core. Which grain holds which part of the disk is read from the grain directory
+    and tables, as qemu and VMware read it. Layouts it does not handle (another grain size or
+    compression, compressed grains without markers) go to qemu-img, as does every other format and
+    every snapshot chain. See O(engine).
   - The output stays sparse (work grows with allocated data, not virtual size). Parallel
     coroutines and out-of-order writes are used by default.
   - The output is written under a hidden temporary name in the destination directory, verified
@@ -65,15 +67,15 @@ options:
     default: qcow2
   engine:
     description:
-      - V(auto) converts streamOptimized VMDKs with the collection's parallel inflate and everything
-        else with qemu-img; V(qemu-img) always uses qemu-img. Both outputs are verified the same way.
+      - V(auto) converts single-file sparse VMDKs with the collection's reader and everything else
+        with qemu-img; V(qemu-img) always uses qemu-img. Both outputs are verified the same way.
     type: str
     choices: [auto, qemu-img]
     default: auto
-  inflate_threads:
+  read_threads:
     description:
-      - Threads that inflate grains of a streamOptimized VMDK, 1 to 64. Default one per CPU the task
-        may run on (at most 16).
+      - Threads that read (and for streamOptimized, inflate) the grains of a sparse VMDK, 1 to 64.
+        Default one per CPU the task may run on (at most 16).
     type: int
   coroutines:
     description:
@@ -206,22 +208,25 @@ sha256:
   returned: when O(checksum=sha256)
   type: str
 engine:
-  description: What converts (or would convert) the disk, V(stream-inflate) or V(qemu-img).
+  description: What converts (or would convert) the disk, V(sparse-vmdk) (the collection's reader) or V(qemu-img).
   returned: when a conversion is (or would be) done
   type: str
-inflate:
-  description: For O(engine=auto) on a streamOptimized VMDK, how the grains were inflated.
-  returned: when converted by the stream-inflate engine
+sparse_vmdk:
+  description: How the collection's reader converted a sparse VMDK.
+  returned: when converted by the sparse-vmdk engine
   type: dict
   contains:
-    backend:
-      description: V(libdeflate) or V(zlib).
+    subformat:
+      description: V(streamOptimized) or V(monolithicSparse).
+      type: str
+    inflate:
+      description: V(libdeflate) or V(zlib) for compressed grains, null otherwise.
       type: str
     threads:
-      description: Inflating threads.
+      description: Reading (and inflating) threads.
       type: int
     grains:
-      description: Compressed grains read.
+      description: Grains read.
       type: int
 commands:
   description: qemu-img command lines run (or, in check mode, planned).
@@ -262,7 +267,7 @@ def main():
             force=dict(type="bool", default=False),
             keep_modified=dict(type="bool", default=False),
             engine=dict(type="str", choices=["auto", "qemu-img"], default="auto"),
-            inflate_threads=dict(type="int"),
+            read_threads=dict(type="int"),
         ),
         supports_check_mode=True,
     )

@@ -18,7 +18,7 @@ import os
 import shutil
 import time
 
-from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import qemu_img, source, stream_vmdk
+from ansible_collections.hyper2kvm.migrate.plugins.module_utils._disk import qemu_img, source, sparse_vmdk
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._errors import (
     IntegrityError, InvalidInputError, MigrationError)
 from ansible_collections.hyper2kvm.migrate.plugins.module_utils._transfer import destination
@@ -33,15 +33,15 @@ class Request(object):
 
     def __init__(self, src, dest, src_format=None, member=None, dest_format="qcow2", coroutines=8,
                  out_of_order=True, compare=False, checksum=None, progress_file=None, force=False,
-                 timeout=None, keep_modified=False, engine="auto", inflate_threads=None):
+                 timeout=None, keep_modified=False, engine="auto", read_threads=None):
         if dest_format not in qemu_img.OUTPUT_FORMATS:
             raise InvalidInputError("dest_format must be one of %s." % ", ".join(qemu_img.OUTPUT_FORMATS))
         if not 1 <= int(coroutines) <= 16:
             raise InvalidInputError("coroutines must be between 1 and 16 (qemu-img's limit), got %s." % coroutines)
         if engine not in ENGINES:
             raise InvalidInputError("engine must be one of %s." % ", ".join(ENGINES))
-        if inflate_threads is not None and not 1 <= int(inflate_threads) <= 64:
-            raise InvalidInputError("inflate_threads must be between 1 and 64, got %s." % inflate_threads)
+        if read_threads is not None and not 1 <= int(read_threads) <= 64:
+            raise InvalidInputError("read_threads must be between 1 and 64, got %s." % read_threads)
         if checksum not in (None, "sha256"):
             raise InvalidInputError("checksum must be sha256 or unset.")
         self.src, self.dest = src, os.path.abspath(dest)
@@ -50,7 +50,7 @@ class Request(object):
         self.compare, self.checksum, self.progress_file = compare, checksum, progress_file
         self.force, self.timeout, self.keep_modified = force, timeout, keep_modified
         self.engine = engine
-        self.inflate_threads = int(inflate_threads) if inflate_threads else stream_vmdk.default_threads()
+        self.read_threads = int(read_threads) if read_threads else sparse_vmdk.default_threads()
 
     @property
     def state_path(self):
@@ -166,16 +166,16 @@ def convert(req, check_mode=False):
     _check_destination(req, state, check_mode, result["findings"])
     measure = qemu_img.measure_argv(opened["spec"], req.dest_format)
     required = qemu_img.parse_measure(qemu_img.run(measure)[1])["required"]
-    stream = _stream_layout(req, opened)
-    result.update(changed=True, required_bytes=required, commands=[measure] if stream else [measure, argv],
-                  engine="stream-inflate" if stream else "qemu-img")
+    grains = _sparse_vmdk_layout(req, opened)
+    result.update(changed=True, required_bytes=required, commands=[measure] if grains else [measure, argv],
+                  engine="sparse-vmdk" if grains else "qemu-img")
     if check_mode:
         return result
     _check_space(req, required)
     try:
         _remove(req.partial_path)
-        if stream:
-            seconds = _stream_convert(req, opened, stream, result)
+        if grains:
+            seconds = _sparse_vmdk_convert(req, opened, grains, result)
         else:
             seconds = qemu_img.run(argv, timeout=req.timeout, progress_path=req.progress_file)[2]
         result["commands"].extend(_verify(req, opened, result))
@@ -194,20 +194,20 @@ def convert(req, check_mode=False):
     return result
 
 
-def _stream_layout(req, opened):
-    """The layout of a streamOptimized VMDK we inflate ourselves, or None when qemu-img converts.
+def _sparse_vmdk_layout(req, opened):
+    """The layout of a sparse VMDK we read ourselves, or None when qemu-img converts.
 
-    Reading the grain tables here, also in check mode, finds a corrupt or truncated stream before
+    Reading the grain tables here, also in check mode, finds a corrupt or truncated file before
     anything is written."""
     layers = opened["layers"]
     if req.engine != "auto" or len(layers) != 1:
         return None
     layer = layers[0]
-    if layer["format"] != "vmdk" or layer["subformat"] != "streamOptimized":
+    if layer["format"] != "vmdk" or layer["subformat"] not in sparse_vmdk.SUBFORMATS:
         return None
     try:
-        return stream_vmdk.open_layout(layer["path"], layer["offset"], _window_size(layer))
-    except stream_vmdk.Unsupported:
+        return sparse_vmdk.open_layout(layer["path"], layer["offset"], _window_size(layer))
+    except sparse_vmdk.Unsupported:
         return None
 
 
@@ -215,15 +215,15 @@ def _window_size(layer):
     return os.path.getsize(layer["path"]) - layer["offset"] if layer["size"] is None else layer["size"]
 
 
-def _stream_convert(req, opened, layout, result):
+def _sparse_vmdk_convert(req, opened, layout, result):
     layer = opened["layers"][0]
     progress = None
     if req.progress_file:
         def progress(fraction, seconds):
             qemu_img.write_progress(req.progress_file, 100.0 * fraction, seconds)
-    done = stream_vmdk.convert(layer["path"], layer["offset"], _window_size(layer), layout, req.partial_path,
-                               req.dest_format, req.inflate_threads, progress=progress, timeout=req.timeout)
-    result["inflate"] = {"backend": done["backend"], "threads": done["threads"], "grains": done["grains"]}
+    done = sparse_vmdk.convert(layer["path"], layer["offset"], _window_size(layer), layout, req.partial_path,
+                               req.dest_format, req.read_threads, progress=progress, timeout=req.timeout)
+    result["sparse_vmdk"] = {key: done[key] for key in ("subformat", "inflate", "threads", "grains")}
     return done["seconds"]
 
 

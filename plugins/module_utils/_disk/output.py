@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write a new, sparse qcow2 or raw image from 64 KiB clusters handed in by a converter.
 
-Used where the collection converts a disk itself instead of through qemu-img (streamOptimized
-VMDK, whose grains it inflates on every core). Only data clusters that are not all zeros are
-written; everything else reads as zeros. A qcow2 output is a plain version 3 image (64 KiB
+Used where the collection converts a disk itself instead of through qemu-img (sparse VMDKs, see
+sparse_vmdk.py). Only the clusters handed in are written, and callers leave out all-zero ones;
+everything else reads as zeros. A qcow2 output is a plain version 3 image (64 KiB
 clusters, 16-bit refcounts, no backing file, no extensions): data clusters are appended in the
 order they arrive, their L2 tables beside them, and the refcounts and the header are written last,
 so the file is not a valid image until finish() has run. The caller writes to a temporary name,
@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import os
 import struct
 from array import array
@@ -27,6 +28,10 @@ _L2_ENTRIES = CLUSTER // 8
 _REFCOUNTS_PER_BLOCK = CLUSTER // 2  # refcount_order 4: 16-bit refcounts
 _COPIED = 1 << 63  # refcount is exactly 1: the cluster may be written in place
 _IOV_MAX = 1024
+# L2 tables kept in memory (64 KiB each, 512 MiB of disk each); the rest wait in the file. Data
+# arrives in disk order, so a few suffice, and a crafted disk touching every 512 MiB cannot make
+# the writer hold a table per region.
+_L2_CACHE = 64
 _QCOW2_MAGIC = 0x514649FB
 _HEADER = struct.Struct(">IIQIIQIIQQIIQQQQII")  # qcow2 version 3 header, 104 bytes
 
@@ -61,12 +66,13 @@ def _pwritev(fd, buffers, offset):
 class _Writer(object):
     def __init__(self, path, virtual_size):
         self.path, self.virtual_size = path, virtual_size
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # 0666 less the umask, as qemu-img creates its outputs: the mode does not depend on the engine.
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
         self.data_bytes = 0
 
     def write(self, clusters):
-        """clusters: (virtual offset, 64 KiB of data) pairs; all-zero ones are skipped."""
-        wanted = [(offset, data) for offset, data in clusters if data != ZERO_CLUSTER]
+        """clusters: (virtual offset, 64 KiB of bytes-like data) pairs, in any order."""
+        wanted = list(clusters)
         for offset, data in wanted:
             # The last cluster may reach past a virtual size that is not a multiple of 64 KiB.
             if len(data) != CLUSTER or offset % CLUSTER or offset >= self.virtual_size:
@@ -106,24 +112,39 @@ class Qcow2Writer(_Writer):
         self.l1_size = -(-virtual_size // (CLUSTER * _L2_ENTRIES))
         self.l1_clusters = max(1, -(-self.l1_size * 8 // CLUSTER))
         self.next_cluster = 1 + self.l1_clusters  # cluster 0 is the header
-        self.l2_tables = {}  # L1 index -> (file offset, array of L2 entries)
+        self.l1 = array("Q", bytes(self.l1_clusters * CLUSTER))  # L1 index -> L2 table offset
+        self.l2_cache = collections.OrderedDict()  # L1 index -> array of L2 entries, most recent last
 
     def _allocate(self):
         offset = self.next_cluster * CLUSTER
         self.next_cluster += 1
         return offset
 
+    def _l2_table(self, l1_index):
+        entries = self.l2_cache.get(l1_index)
+        if entries is not None:
+            self.l2_cache.move_to_end(l1_index)
+            return entries
+        if self.l1[l1_index]:
+            entries = _from_big_endian("Q", os.pread(self.fd, CLUSTER, self.l1[l1_index]))
+        else:
+            self.l1[l1_index] = self._allocate()
+            entries = array("Q", bytes(CLUSTER))
+        self.l2_cache[l1_index] = entries
+        if len(self.l2_cache) > _L2_CACHE:
+            self._store_l2(*self.l2_cache.popitem(last=False))
+        return entries
+
+    def _store_l2(self, l1_index, entries):
+        _pwritev(self.fd, [_big_endian(entries)], self.l1[l1_index])
+
     def _host_offset(self, virtual_offset):
-        index = virtual_offset >> CLUSTER_BITS
-        l1_index, l2_index = divmod(index, _L2_ENTRIES)
-        table = self.l2_tables.get(l1_index)
-        if table is None:
-            table = self.l2_tables[l1_index] = (self._allocate(), array("Q", bytes(CLUSTER)))
-        entry = table[1][l2_index]
-        if entry:
-            return entry & ~_COPIED
+        l1_index, l2_index = divmod(virtual_offset >> CLUSTER_BITS, _L2_ENTRIES)
+        entries = self._l2_table(l1_index)
+        if entries[l2_index]:
+            return entries[l2_index] & ~_COPIED
         host = self._allocate()
-        table[1][l2_index] = host | _COPIED
+        entries[l2_index] = host | _COPIED
         return host
 
     def _write(self, clusters):
@@ -133,10 +154,9 @@ class Qcow2Writer(_Writer):
             _pwritev(self.fd, buffers, start)
 
     def finish(self):
-        l1 = array("Q", bytes(self.l1_clusters * CLUSTER))
-        for l1_index, (offset, entries) in self.l2_tables.items():
-            l1[l1_index] = offset | _COPIED
-            _pwritev(self.fd, [_big_endian(entries)], offset)
+        for l1_index, entries in self.l2_cache.items():
+            self._store_l2(l1_index, entries)
+        l1 = array("Q", (offset | _COPIED if offset else 0 for offset in self.l1))
         _pwritev(self.fd, [_big_endian(l1)], CLUSTER)
         table_offset, table_clusters = self._write_refcounts()
         header = _HEADER.pack(_QCOW2_MAGIC, 3, 0, 0, CLUSTER_BITS, self.virtual_size, 0, self.l1_size,
@@ -167,6 +187,13 @@ class Qcow2Writer(_Writer):
             block = array("H", [1]) * counted + array("H", bytes(2 * (_REFCOUNTS_PER_BLOCK - counted)))
             _pwritev(self.fd, [_big_endian(block)], (first_block + index) * CLUSTER)
         return table_offset, table
+
+
+def _from_big_endian(typecode, raw):
+    values = array(typecode, raw)
+    if struct.pack("=H", 1) != struct.pack(">H", 1):
+        values.byteswap()
+    return values
 
 
 def _big_endian(values):

@@ -38,19 +38,19 @@ def test_a_huge_sparse_disk_with_a_partial_last_cluster(tmp_path, fmt):
     path = tmp_path / ("disk." + fmt)
     writer = output.open_writer(str(path), fmt, size)
     last = size - size % CLUSTER
-    writer.write([(0, _cluster(1)), (CLUSTER, bytes(CLUSTER)), (4 * TIB + 7 * CLUSTER, _cluster(2))])
+    writer.write([(0, _cluster(1)), (4 * TIB + 7 * CLUSTER, _cluster(2))])
     writer.write([(last, _cluster(3))])
     writer.finish()
     if fmt == "qcow2":
         _check(path)
         assert writer.l1_clusters == 2
     assert _read_pattern(path, fmt, 1, 0, CLUSTER)
-    assert _read_pattern(path, fmt, 0, CLUSTER, CLUSTER)
+    assert _read_pattern(path, fmt, 0, CLUSTER, CLUSTER)  # never written: zeros
     assert _read_pattern(path, fmt, 2, 4 * TIB + 7 * CLUSTER, CLUSTER)
     assert _read_pattern(path, fmt, 3, last, 1536)
     info = subprocess.run(["qemu-img", "info", "-f", fmt, str(path)], capture_output=True, text=True, check=True).stdout
     assert "(%d bytes)" % size in info
-    # Three data clusters (the zero one is skipped), plus metadata for qcow2.
+    # Three data clusters; for qcow2 also the header, two L1, three L2, a refcount table and block.
     assert os.stat(str(path)).st_blocks * 512 < 12 * CLUSTER
 
 
@@ -82,3 +82,21 @@ def test_an_existing_file_is_never_overwritten(tmp_path):
     with pytest.raises(OSError):
         output.open_writer(str(path), "raw", CLUSTER)
     assert path.read_bytes() == b"keep"
+
+
+def test_l2_tables_evicted_from_memory_are_read_back(tmp_path):
+    """More 512 MiB regions touched than L2 tables kept in memory, then the first region again."""
+    region = CLUSTER * CLUSTER // 8  # what one L2 table maps
+    regions = output._L2_CACHE + 16
+    path = tmp_path / "wide.qcow2"
+    writer = output.Qcow2Writer(str(path), regions * region)
+    writer.write([(index * region, _cluster(index % 250 + 1)) for index in range(regions)])
+    assert len(writer.l2_cache) == output._L2_CACHE
+    writer.write([(CLUSTER, _cluster(251)), ((regions - 1) * region + CLUSTER, _cluster(252))])
+    writer.finish()
+    _check(path)
+    for index in (0, 1, output._L2_CACHE, regions - 1):
+        assert _read_pattern(path, "qcow2", index % 250 + 1, index * region, CLUSTER)
+    assert _read_pattern(path, "qcow2", 251, CLUSTER, CLUSTER)
+    assert _read_pattern(path, "qcow2", 252, (regions - 1) * region + CLUSTER, CLUSTER)
+    assert _read_pattern(path, "qcow2", 0, 2 * CLUSTER, CLUSTER)
