@@ -13,10 +13,11 @@ module: boot_check
 short_description: Boot a migrated libvirt domain in isolation and prove that the guest came up
 version_added: 0.1.0
 description:
-  - Starts a defined, shut-off domain and waits for evidence that its guest booted - a success pattern
-    on the serial console (a login prompt by default, or O(marker)), or an answer from the qemu guest
-    agent - and optionally for an address on a NIC. A failure pattern (root filesystem not found,
-    initramfs or emergency shell, kernel panic, nothing bootable) ends the wait at once.
+  - Starts a defined, shut-off domain and waits for evidence that its guest booted - by default a login
+    prompt on the serial console or an answer from the qemu guest agent; with O(marker) or
+    O(success_patterns) only those lines count - and optionally for an address on a NIC. A failure
+    pattern (root filesystem not found, initramfs or emergency shell, kernel panic, nothing bootable)
+    ends the wait at once.
   - With O(isolate=true) (the default) the guest boots from a live copy of its definition whose NICs
     keep their MACs but are attached to an isolated libvirt network (created when missing, as a bridge with
     no forwarding and no host address). The migrated guest therefore cannot clash with its source, which
@@ -46,10 +47,12 @@ options:
     default: hyper2kvm-isolated
   marker:
     description: A line the guest prints on the serial console when it is up (a regular expression).
-      Used together with O(success_patterns).
+      When set, the boot is proven by this line (or one of O(success_patterns)) only; a login prompt or a
+      guest-agent answer that comes earlier does not end the wait.
     type: str
   success_patterns:
-    description: Regular expressions that prove the boot (any one). By default a getty login prompt.
+    description: Regular expressions that prove the boot (any one). When neither this nor O(marker) is
+      set, a getty login prompt or a guest-agent answer proves it.
     type: list
     elements: str
   failure_patterns:
@@ -208,13 +211,11 @@ def main():
         module.fail_json(msg=missing_required_lib(lv.LIBVIRT_LIB))
     params = module.params
     try:
-        success = list(params["success_patterns"] or [console.LOGIN_PROMPT])
-        if params["marker"]:
-            success.append(params["marker"])
+        success, agent_proves_boot = console.evidence(params["marker"], params["success_patterns"])
         keys = ("isolate", "isolated_network", "timeout", "wait_for_address", "final_state", "shutdown_timeout", "force")
         options = dict((k, params[k]) for k in keys)
         options.update(
-            success=console.compile_patterns(success, "success"),
+            success=console.compile_patterns(success, "success"), agent_proves_boot=agent_proves_boot,
             failure=console.compile_patterns(params["failure_patterns"] or console.FAILURE_PATTERNS, "failure"),
             evidence_dir=params["evidence_dir"] or os.path.join(EVIDENCE_ROOT, params["name"]),
         )

@@ -8,8 +8,9 @@ onto an isolated libvirt network (a bridge with no forwarding and no host addres
 guest can never answer on a production network while its source still runs there. The persistent
 definition is not changed.
 
-Evidence: a success pattern (login prompt or a configured marker) on the serial console log that
-virtlogd writes, a guest-agent ping when the guest has an agent, optionally an address on a NIC;
+Evidence: a success pattern on the serial console log that virtlogd writes - by default a login
+prompt, or a guest-agent ping when the guest has an agent; the user's marker or patterns instead when
+named (console.evidence) - optionally an address on a NIC;
 a failure pattern (no root fs, emergency shell, panic) ends the wait early. A console screenshot
 (PNG) and the console log are kept in the evidence folder with a JSON record of the result.
 """
@@ -187,15 +188,16 @@ def _watch(conn, dom, spec, options, started):
         text = _read_log(spec["serial_log"])
         status, matched = console.verdict(text, options["success"], options["failure"])
         now = time.monotonic()
-        if status is None and spec["guest_agent"] and now >= next_agent:
+        if status is None and options["agent_proves_boot"] and spec["guest_agent"] and now >= next_agent:
             next_agent = now + AGENT_EVERY
             if _agent_ping(dom):
                 agent, status, matched = True, "pass", "the guest agent answered guest-ping"
         if status is None and not dom.isActive():
             status, matched = "fail", "the domain stopped by itself (%s)" % lv.state_name(dom)
         elif status is None and now - started > options["timeout"]:
-            status, matched = "timeout", "no evidence within %s s%s" % (
-                options["timeout"], "" if text.strip() else " and the serial console stayed silent (a "
+            status, matched = "timeout", "no evidence within %s s (waiting for %s)%s" % (
+                options["timeout"], " or ".join(repr(p.pattern) for p in options["success"]),
+                "" if text.strip() else " and the serial console stayed silent (a "
                 "firmware or bootloader problem shows on the screenshot)")
     seconds = round(time.monotonic() - started, 1)
 
@@ -214,7 +216,7 @@ def _watch(conn, dom, spec, options, started):
 
 def check(conn, name, options, check_mode=False):
     """Boot-check the domain name. options: isolate, isolated_network, success, failure (compiled),
-    timeout, wait_for_address, final_state, evidence_dir, force, shutdown_timeout."""
+    agent_proves_boot, timeout, wait_for_address, final_state, evidence_dir, force, shutdown_timeout."""
     dom = lv.lookup(conn, name)
     if dom is None:
         raise MigrationError("Domain %s is not defined." % name,

@@ -50,6 +50,19 @@ def compile_patterns(patterns, what):
     return out
 
 
+def evidence(marker=None, success_patterns=None):
+    """(success patterns, whether a guest-agent answer proves the boot too) for what the user asked.
+
+    The defaults - a login prompt or the agent - apply only when no evidence of the user's own is named.
+    A marker usually announces something that comes up after getty (an application, a network check);
+    if the login prompt or the agent still counted, they would win the race and the marker would prove
+    nothing.
+    """
+    if not marker and not success_patterns:
+        return [LOGIN_PROMPT], True
+    return list(success_patterns or []) + ([marker] if marker else []), False
+
+
 def clean(text):
     """Console text without ANSI escapes and carriage returns, so patterns match what a person sees."""
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]", "", text)

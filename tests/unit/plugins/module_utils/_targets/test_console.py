@@ -94,3 +94,23 @@ def test_escapes_and_carriage_returns_are_cleaned():
 def test_bad_patterns_are_refused_with_a_fix():
     with pytest.raises(InvalidInputError, match="not a valid regular expression"):
         console.compile_patterns(["(unclosed"], "success")
+
+
+def test_by_default_a_login_prompt_or_the_agent_proves_the_boot():
+    assert console.evidence() == ([console.LOGIN_PROMPT], True)
+
+
+def test_a_marker_alone_proves_the_boot_not_an_earlier_login_prompt():
+    # The fixture guest's real order: getty's prompt comes before the marker unit has printed.
+    patterns, agent = console.evidence(marker=r"H2K-BOOT-OK h2k-fixture")
+    assert not agent
+    compiled = console.compile_patterns(patterns, "success")
+    early = "Debian GNU/Linux 12 h2k-fixture ttyS0\n\nh2k-fixture login: \n"
+    assert console.verdict(early, compiled, FAILURE) == (None, None)
+    assert console.verdict(early + "H2K-BOOT-OK h2k-fixture\n", compiled, FAILURE) == (
+        "pass", "H2K-BOOT-OK h2k-fixture")
+
+
+def test_a_marker_joins_explicit_success_patterns():
+    assert console.evidence(marker="^APP-READY", success_patterns=["^DB-UP"]) == (["^DB-UP", "^APP-READY"], False)
+    assert console.evidence(success_patterns=["^DB-UP"]) == (["^DB-UP"], False)
