@@ -24,8 +24,10 @@ description:
     may still run with the same addresses. The persistent definition is not changed.
   - The console log, a console screenshot (PNG) and a JSON record of the result are written to
     O(evidence_dir). A guest that does not boot fails the task with the end of its console log.
-  - After a passed check a rerun with the same definition and the same disk files returns the recorded
-    result with C(changed=false) instead of booting again (O(force) boots anyway).
+  - After a passed check a rerun with the same definition, the same disk files and the same demands
+    (marker, patterns, O(wait_for_address), O(isolate)) returns the recorded result with
+    C(changed=false) instead of booting again (O(force) boots anyway). Asking for more, such as a
+    marker, boots again.
 author:
   - hyper2kvm maintainers (@hyper2kvm)
 options:
@@ -90,7 +92,7 @@ options:
       Defaults to C(/var/lib/hyper2kvm/evidence/<name>).
     type: path
   force:
-    description: Boot even when a passed check for the same definition and disks is on record.
+    description: Boot even when a passed check for the same definition, disks and demands is on record.
     type: bool
     default: false
 requirements:

@@ -84,9 +84,22 @@ def isolated_definition(xml_text, network):
     return ET.tostring(root, encoding="unicode")
 
 
-def signature(xml_text):
-    """What a passed check is valid for: the managed definition and the identity of its disk files
-    (conversion writes a new file, so a re-converted disk is a new inode)."""
+def criteria(options):
+    """What a check demands of the guest. A pass is only valid for the same demands: a record that a
+    login prompt appeared says nothing about a marker asked for later."""
+    return {
+        "success": [p.pattern for p in options["success"]],
+        "failure": [p.pattern for p in options["failure"]],
+        "agent_proves_boot": bool(options.get("agent_proves_boot")),
+        "wait_for_address": bool(options.get("wait_for_address")),
+        "isolate": bool(options.get("isolate")),
+    }
+
+
+def signature(xml_text, demands):
+    """What a passed check is valid for: the managed definition, the identity of its disk files
+    (conversion writes a new file, so a re-converted disk is a new inode) and what the check demanded
+    (criteria)."""
     spec = domain_xml.spec_from_xml(xml_text)
     disks = []
     for disk in spec["disks"]:
@@ -96,7 +109,7 @@ def signature(xml_text):
         except OSError:
             disks.append([disk["path"], None, None])
     spec = dict(spec, serial_log=None)
-    blob = json.dumps({"spec": spec, "disks": disks}, sort_keys=True).encode("utf-8")
+    blob = json.dumps({"spec": spec, "disks": disks, "criteria": demands}, sort_keys=True).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -227,7 +240,7 @@ def check(conn, name, options, check_mode=False):
         raise MigrationError("Domain %s keeps no serial console log, so its boot cannot be watched." % name,
                              fix="Define it with hyper2kvm.migrate.libvirt_domain, which adds one (serial_log).")
     evidence_dir = options["evidence_dir"]
-    sig = signature(xml_text)
+    sig = signature(xml_text, criteria(options))
     record = load_record(evidence_dir)
     if not options["force"] and record and record.get("passed") and record.get("signature") == sig:
         record.update(changed=False, cached=True, actions=[])
