@@ -90,9 +90,9 @@ def criteria(options):
     return {
         "success": [p.pattern for p in options["success"]],
         "failure": [p.pattern for p in options["failure"]],
-        "agent_proves_boot": bool(options.get("agent_proves_boot")),
-        "wait_for_address": bool(options.get("wait_for_address")),
-        "isolate": bool(options.get("isolate")),
+        "agent_proves_boot": bool(options["agent_proves_boot"]),
+        "wait_for_address": bool(options["wait_for_address"]),
+        "isolate": bool(options["isolate"]),
     }
 
 
